@@ -1,0 +1,77 @@
+export {
+  EventType,
+  EVENT_TYPES,
+  MARKET_DATA_TYPES,
+  SYSTEM_TYPES,
+  isEventType,
+  isMarketDataType,
+  isSystemType,
+  type MarketDataType,
+  type SystemType,
+} from "./event-type.js";
+export {
+  ConnectorState,
+  ConnectorStatusPayload,
+  CustomPayload,
+  ErrorPayload,
+  HeartbeatPayload,
+  Interval,
+  IsoTimestamp,
+  MarketSymbol,
+  OhlcvPayload,
+  OrderBookPayload,
+  PayloadSchemas,
+  PriceLevel,
+  TickerPayload,
+  TradePayload,
+  type PayloadInput,
+  type PayloadOf,
+} from "./payloads.js";
+export {
+  DEFAULT_PRIORITY,
+  ERROR_PRIORITY,
+  EventSchemas,
+  StandardEvent,
+  StandardEventSchema,
+  isEventOfType,
+  markProcessed,
+  priorityOf,
+  type Clock,
+  type ConnectorStatusEvent,
+  type CreateEventInit,
+  type CustomEvent,
+  type ErrorEvent,
+  type HeartbeatEvent,
+  type OhlcvEvent,
+  type OrderBookEvent,
+  type SafeParseResult,
+  type TickerEvent,
+  type TradeEvent,
+} from "./standard-event.js";
+export { EventValidationError, type EventErrorCode, type FieldIssue } from "./errors.js";
+export {
+  DEADLETTER_PREFIX,
+  STAGES,
+  STAGE_TYPES,
+  Stage,
+  deadLetterSubject,
+  escapeToken,
+  isStage,
+  parseSubject,
+  stageOf,
+  subjectFor,
+  subjectMatchesEvent,
+  unescapeToken,
+  type ParsedSubject,
+} from "./subjects.js";
+export {
+  matchesFilter,
+  normalizeFilter,
+  subjectMatchesPattern,
+  subjectsForFilter,
+  type EventFilter,
+  type NormalizedFilter,
+} from "./event-filter.js";
+export { decodeEvent, decodeJson, encodeEvent } from "./codec.js";
+export { uuidv7 } from "./uuid.js";
+export { generateJsonSchemas } from "./json-schema.js";

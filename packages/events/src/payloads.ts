@@ -1,0 +1,160 @@
+import { z } from "zod";
+import { EventType } from "./event-type.js";
+
+/** ISO-8601 UTC timestamp (`Z` suffix), any sub-second precision. */
+export const IsoTimestamp = z.iso.datetime().describe("ISO-8601 UTC timestamp, e.g. 2024-01-15T10:30:00Z");
+
+/** A normalized market symbol, `BASE-QUOTE` by convention (e.g. `BTC-USD`). */
+export const MarketSymbol = z.string().min(1).max(128).describe("normalized symbol, BASE-QUOTE (e.g. BTC-USD)");
+
+const price = z.number().describe("price, a finite JSON number");
+const quantity = z.number().describe("quantity in base units, a finite JSON number");
+
+/** One depth level: `[price, size]`. */
+export const PriceLevel = z.tuple([z.number(), z.number()]).describe("[price, size]");
+
+const marketCommon = {
+  symbol: MarketSymbol,
+  raw_symbol: z.string().min(1).optional().describe("the exchange's own name for the instrument"),
+  received_at: IsoTimestamp.optional().describe("when the connector received the exchange frame"),
+};
+
+export const TradePayload = z
+  .looseObject({
+    ...marketCommon,
+    price,
+    volume: quantity,
+    timestamp: IsoTimestamp.describe("exchange time of the trade"),
+    side: z.enum(["buy", "sell"]).optional().describe("taker side"),
+    trade_id: z.string().min(1).optional().describe("the exchange's trade id; de-duplication uses it"),
+  })
+  .describe("A single trade");
+
+export const TickerPayload = z
+  .looseObject({
+    ...marketCommon,
+    price: price.describe("last or mark price"),
+    volume: quantity.describe("24h volume in base units"),
+    bid: price.describe("best bid price"),
+    ask: price.describe("best ask price"),
+    timestamp: IsoTimestamp.optional(),
+    bid_volume: quantity.optional(),
+    ask_volume: quantity.optional(),
+    mark_price: price.optional(),
+    mid_price: price.optional(),
+    index_price: price.optional(),
+    open_interest: quantity.optional(),
+    funding_rate: z.number().optional(),
+    volume_quote_24h: z.number().optional().describe("24h volume in quote currency"),
+    prev_day_price: price.optional(),
+  })
+  .describe("Ticker: last/mark price, 24h volume and best bid/ask");
+
+export const OrderBookPayload = z
+  .looseObject({
+    ...marketCommon,
+    bid: price.describe("best bid price"),
+    ask: price.describe("best ask price"),
+    bid_volume: quantity.describe("size at the best bid"),
+    ask_volume: quantity.describe("size at the best ask"),
+    timestamp: IsoTimestamp.optional(),
+    bids: z.array(PriceLevel).optional().describe("bid depth, best first"),
+    asks: z.array(PriceLevel).optional().describe("ask depth, best first"),
+    spread: z.number().optional().describe("ask - bid (added by the top-of-book processor)"),
+    mid: z.number().optional().describe("(bid + ask) / 2 (added by the top-of-book processor)"),
+    imbalance: z.number().optional().describe("(bid_volume - ask_volume) / (bid_volume + ask_volume)"),
+  })
+  .describe("Order book snapshot: top of book, optional depth");
+
+/** Candle interval names: a count and a unit (s, m, h, d, w, M). */
+export const Interval = z
+  .string()
+  .regex(/^[1-9][0-9]*[smhdwM]$/, "expected an interval such as 1m, 5m, 1h, 1d")
+  .describe("bucket size, e.g. 1m, 5m, 1h, 1d");
+
+export const OhlcvPayload = z
+  .looseObject({
+    ...marketCommon,
+    open: price,
+    high: price,
+    low: price,
+    close: price,
+    volume: quantity,
+    timestamp: IsoTimestamp.describe("bucket open time (UTC, aligned to the Unix epoch)"),
+    interval: Interval.optional(),
+    trades: z.number().int().nonnegative().optional().describe("number of trades in the bucket"),
+    closed: z.boolean().optional().describe("false for a partial update of a bucket still open"),
+  })
+  .describe("OHLCV candle");
+
+export const ErrorPayload = z
+  .looseObject({
+    error_code: z.string().min(1).describe("machine-readable code, e.g. RATE_LIMIT, PARSE_ERROR"),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()),
+  })
+  .describe("An error report");
+
+export const ConnectorState = z.enum([
+  "connecting",
+  "connected",
+  "subscribed",
+  "stale",
+  "reconnecting",
+  "disconnected",
+  "stopped",
+]);
+export type ConnectorState = z.infer<typeof ConnectorState>;
+
+export const ConnectorStatusPayload = z
+  .looseObject({
+    connector: z.string().min(1),
+    status: ConnectorState,
+    previous_status: ConnectorState.optional(),
+    message: z.string().optional(),
+    channel: z.string().optional(),
+    symbols: z.array(z.string()).optional(),
+    attempt: z.number().int().nonnegative().optional().describe("reconnect attempt number"),
+  })
+  .describe("A connector state change");
+
+export const HeartbeatPayload = z
+  .looseObject({
+    service: z.string().min(1),
+    instance: z.string().min(1),
+    uptime_s: z.number().nonnegative(),
+    status: z.enum(["healthy", "degraded", "unhealthy"]).optional(),
+    version: z.string().optional(),
+  })
+  .describe("Periodic liveness signal of a service instance");
+
+export const CustomPayload = z
+  .looseObject({
+    name: z.string().min(1).describe("event name; the last token of custom.<source>.<name>"),
+    data: z.unknown().optional(),
+  })
+  .describe("User-defined event");
+
+export const PayloadSchemas = {
+  [EventType.TRADE]: TradePayload,
+  [EventType.TICKER]: TickerPayload,
+  [EventType.ORDER_BOOK]: OrderBookPayload,
+  [EventType.OHLCV]: OhlcvPayload,
+  [EventType.CONNECTOR_STATUS]: ConnectorStatusPayload,
+  [EventType.HEARTBEAT]: HeartbeatPayload,
+  [EventType.ERROR]: ErrorPayload,
+  [EventType.CUSTOM]: CustomPayload,
+} as const;
+export type PayloadSchemas = typeof PayloadSchemas;
+
+export type TradePayload = z.infer<typeof TradePayload>;
+export type TickerPayload = z.infer<typeof TickerPayload>;
+export type OrderBookPayload = z.infer<typeof OrderBookPayload>;
+export type OhlcvPayload = z.infer<typeof OhlcvPayload>;
+export type ErrorPayload = z.infer<typeof ErrorPayload>;
+export type ConnectorStatusPayload = z.infer<typeof ConnectorStatusPayload>;
+export type HeartbeatPayload = z.infer<typeof HeartbeatPayload>;
+export type CustomPayload = z.infer<typeof CustomPayload>;
+
+export type PayloadOf<T extends EventType> = z.infer<PayloadSchemas[T]>;
+export type PayloadInput<T extends EventType> = z.input<PayloadSchemas[T]>;

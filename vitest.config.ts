@@ -1,0 +1,42 @@
+import { defineConfig } from "vitest/config";
+
+// Workspace packages resolve to their TypeScript sources in tests (the "@market-scraper/source" export
+// condition), so tests never run against a stale dist/.
+const conditions = ["@market-scraper/source", "import", "module", "node", "default"];
+
+const shared = {
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: ["@market-scraper/source"] } },
+};
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        ...shared,
+        test: {
+          name: "unit",
+          include: ["packages/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "bench/**/*.test.ts"],
+          exclude: ["**/*.int.test.ts", "**/node_modules/**"],
+        },
+      },
+      {
+        ...shared,
+        test: {
+          name: "integration",
+          include: [
+            "packages/*/src/**/*.int.test.ts",
+            "packages/*/test/**/*.int.test.ts",
+            "services/*/src/**/*.int.test.ts",
+            "services/*/test/**/*.int.test.ts",
+            "e2e/**/*.int.test.ts",
+          ],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          // Integration files start their own servers; two cores do not take much parallelism.
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});
