@@ -1,12 +1,13 @@
+import { defaultServerConditions } from "vite";
 import { defineConfig } from "vitest/config";
 
 // Workspace packages resolve to their TypeScript sources in tests (the "@market-scraper/source" export
 // condition), so tests never run against a stale dist/.
-const conditions = ["@market-scraper/source", "import", "module", "node", "default"];
+const conditions = ["@market-scraper/source", ...defaultServerConditions];
 
 const shared = {
   resolve: { conditions },
-  ssr: { resolve: { conditions, externalConditions: ["@market-scraper/source"] } },
+  ssr: { resolve: { conditions } },
 };
 
 export default defineConfig({
@@ -16,7 +17,11 @@ export default defineConfig({
         ...shared,
         test: {
           name: "unit",
-          include: ["packages/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "bench/**/*.test.ts"],
+          include: [
+            "packages/*/{src,test}/**/*.test.ts",
+            "services/*/{src,test}/**/*.test.ts",
+            "bench/**/*.test.ts",
+          ],
           exclude: ["**/*.int.test.ts", "**/node_modules/**"],
         },
       },

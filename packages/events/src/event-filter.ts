@@ -33,15 +33,16 @@ function bad(message: string): EventValidationError {
 function setOrNull<T>(values: readonly T[] | undefined, check: (v: T) => boolean, what: string): Set<T> | null {
   if (values === undefined) return null;
   if (!Array.isArray(values)) throw bad(`${what} must be a list`);
-  for (const v of values) if (!check(v)) throw bad(`${String(v)} is not a valid ${what} entry`);
-  return new Set(values);
+  const list: readonly T[] = values;
+  for (const v of list) if (!check(v)) throw bad(`${String(v)} is not a valid ${what} entry`);
+  return new Set(list);
 }
 
 /** Validates a filter and turns it into sets. Throws `EventValidationError` on an unknown type or stage. */
 export function normalizeFilter(filter: EventFilter): NormalizedFilter {
   if (filter === "*") return { stages: null, types: null, sources: null, symbols: null };
   if (typeof filter === "string") {
-    if (!isEventType(filter)) throw bad(`unknown event type '${filter}'`);
+    if (!isEventType(filter)) throw bad(`unknown event type '${String(filter)}'`);
     return { stages: null, types: new Set([filter]), sources: null, symbols: null };
   }
   if (Array.isArray(filter)) {

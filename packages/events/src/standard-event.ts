@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { EventValidationError } from "./errors.js";
 import { EVENT_TYPES, EventType } from "./event-type.js";
-import { IsoTimestamp, PayloadSchemas, type PayloadInput, type PayloadOf } from "./payloads.js";
+import { IsoTimestamp, PayloadSchemas, type PayloadInput } from "./payloads.js";
 import { uuidv7 } from "./uuid.js";
 
 export const DEFAULT_PRIORITY = 5;
@@ -117,7 +117,7 @@ function create<T extends EventType>(init: CreateEventInit<T>, clock: Clock = sy
 function parse(value: unknown): StandardEvent {
   const result = StandardEventSchema.safeParse(value);
   if (!result.success) throw EventValidationError.fromZod(result.error);
-  return result.data as StandardEvent;
+  return result.data;
 }
 
 export type SafeParseResult =
@@ -137,11 +137,12 @@ function safeParse(value: unknown): SafeParseResult {
  */
 export function markProcessed<E extends StandardEvent>(event: E, now: Date | number = Date.now()): E {
   const nowMs = typeof now === "number" ? now : now.getTime();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it for generic E
   return {
     ...event,
     processed_at: new Date(nowMs).toISOString(),
     processing_time_ms: nowMs - Date.parse(event.timestamp),
-  };
+  } as E;
 }
 
 export function priorityOf(event: StandardEvent): number {

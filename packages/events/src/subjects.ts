@@ -56,6 +56,7 @@ function needsEscape(code: number): boolean {
   );
 }
 
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
 const UNSAFE = /[%.*>\s\u0000-\u001f\u007f\u0085\ufeff]/u;
 
 /**
@@ -153,6 +154,8 @@ export function parseSubject(subject: string): ParsedSubject {
   }
   if (tokens.some((t) => t.length === 0)) throw invalidSubject(`'${subject}': empty token`);
   switch (first) {
+    case undefined:
+      throw invalidSubject("empty subject");
     case Stage.MARKET:
     case Stage.PROCESSED: {
       if (tokens.length !== 4) throw invalidSubject(`'${subject}': expected ${first}.<event_type>.<source>.<symbol>`);
@@ -180,7 +183,7 @@ export function parseSubject(subject: string): ParsedSubject {
       };
     }
     default:
-      throw invalidSubject(`'${subject}': unknown stage '${first ?? ""}'`);
+      throw invalidSubject(`'${subject}': unknown stage '${first}'`);
   }
 }
 

@@ -1,0 +1,79 @@
+import {
+  DiscardPolicy,
+  type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import type { Stage } from "@market-scraper/events";
+import { nanos } from "@nats-io/transport-node";
+
+/** The JetStream streams of ARCHITECTURE §4 and the subjects each holds. */
+export const STREAMS = {
+  MARKET: ["market.>"],
+  PROCESSED: ["processed.>"],
+  SYSTEM: ["system.>", "custom.>", "deadletter.>"],
+} as const;
+export type StreamName = keyof typeof STREAMS;
+
+export const STREAM_OF_STAGE: Readonly<Record<Stage, StreamName>> = {
+  market: "MARKET",
+  processed: "PROCESSED",
+  system: "SYSTEM",
+  custom: "SYSTEM",
+};
+
+export interface StreamSettings {
+  /** How long messages are kept, per stream. Defaults: MARKET 1 d, PROCESSED 1 d, SYSTEM 7 d. */
+  maxAgeMs?: Partial<Record<StreamName, number>>;
+  /** Replicas per stream (3 in a 3-node cluster). Default 1. */
+  replicas?: number;
+  storage?: "file" | "memory";
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const DEFAULT_MAX_AGE_MS: Record<StreamName, number> = { MARKET: DAY_MS, PROCESSED: DAY_MS, SYSTEM: 7 * DAY_MS };
+const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
+
+export function streamConfig(name: StreamName, settings: StreamSettings = {}): Partial<StreamConfig> & { name: string } {
+  return {
+    name,
+    subjects: [...STREAMS[name]],
+    retention: RetentionPolicy.Limits,
+    storage: settings.storage === "memory" ? StorageType.Memory : StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(settings.maxAgeMs?.[name] ?? DEFAULT_MAX_AGE_MS[name]),
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    num_replicas: settings.replicas ?? 1,
+  };
+}
+
+/**
+ * Creates the streams, or brings the subjects, age and replicas of existing ones up to date. Safe to
+ * run from many processes at once: a concurrent creation is detected and treated as success.
+ */
+export async function ensureStreams(jsm: JetStreamManager, settings: StreamSettings = {}): Promise<void> {
+  for (const name of Object.keys(STREAMS) as StreamName[]) {
+    const wanted = streamConfig(name, settings);
+    const existing = await jsm.streams.info(name).catch(() => null);
+    if (existing === null) {
+      try {
+        await jsm.streams.add(wanted);
+        continue;
+      } catch (err) {
+        // Another replica may have created it in between; anything else is real.
+        if ((await jsm.streams.info(name).catch(() => null)) === null) throw err;
+        continue;
+      }
+    }
+    const cfg = existing.config;
+    const sameSubjects = [...cfg.subjects].sort().join(",") === [...wanted.subjects!].sort().join(",");
+    if (!sameSubjects || cfg.max_age !== wanted.max_age || cfg.num_replicas !== wanted.num_replicas) {
+      await jsm.streams.update(name, {
+        subjects: wanted.subjects!,
+        max_age: wanted.max_age!,
+        num_replicas: wanted.num_replicas!,
+      });
+    }
+  }
+}

@@ -1,0 +1,212 @@
+import type { JetStreamClient } from "@nats-io/jetstream";
+import {
+  ClosedConnectionError,
+  InvalidArgumentError,
+  InvalidSubjectError,
+  type NatsConnection,
+  PermissionViolationError,
+  headers,
+} from "@nats-io/transport-node";
+import { JetStreamApiError } from "@nats-io/jetstream";
+import { BoundedQueue } from "./bounded-queue.js";
+import { BusError, errorMessage } from "./errors.js";
+import type { BusMetrics } from "./event-bus.js";
+import type { BusLogger } from "./logger.js";
+
+export interface Outbound {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  /** Becomes `Nats-Msg-Id`: JetStream drops a second copy within the duplicate window. */
+  readonly msgId: string | undefined;
+  attempts: number;
+  /** Called once the message is stored (JetStream) or written (core), or given up with the error. */
+  readonly done: ((error?: unknown) => void) | undefined;
+}
+
+export interface NatsPublisherOptions {
+  mode: "jetstream" | "core";
+  queueSize: number;
+  window: number;
+  timeoutMs: number;
+  logger: BusLogger;
+  metrics: BusMetrics;
+}
+
+/** Errors that retrying cannot fix: the message is given up (counted as dropped, logged). */
+function isPermanent(err: unknown): boolean {
+  if (
+    err instanceof InvalidSubjectError ||
+    err instanceof InvalidArgumentError ||
+    err instanceof PermissionViolationError ||
+    err instanceof ClosedConnectionError
+  ) {
+    return true;
+  }
+  // 503 (JetStream temporarily unavailable) is worth retrying; other API errors are about the message.
+  if (err instanceof JetStreamApiError) return err.status !== 503;
+  return /maximum payload|max_payload/i.test(errorMessage(err));
+}
+
+const RESOLVED = Promise.resolve();
+
+/**
+ * The outbound side of the NATS bus. The JS client has no reconnect buffer, so every publish goes
+ * through a bounded queue: sent while connected (JetStream: with a window of unacknowledged publishes),
+ * held while disconnected, retried with the same `Nats-Msg-Id` on failure, so an outage loses nothing
+ * and duplicates are dropped by the server. A full queue makes `enqueue` wait (backpressure).
+ */
+export class NatsPublisher {
+  readonly #queue: BoundedQueue<Outbound>;
+  readonly #retries: Outbound[] = [];
+  #inflight = 0;
+  #connected = true;
+  #paused = false;
+  #consecutiveFailures = 0;
+  #flushWaiters: (() => void)[] = [];
+  #lastFailureLog = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly options: NatsPublisherOptions,
+  ) {
+    this.#queue = new BoundedQueue(options.queueSize);
+  }
+
+  get pending(): number {
+    return this.#queue.length + this.#retries.length + this.#inflight;
+  }
+
+  /** Accepts a message for sending; waits while the queue is full. */
+  enqueue(item: Outbound): Promise<void> {
+    if (this.#queue.push(item)) {
+      this.#pump();
+      return RESOLVED;
+    }
+    return this.#enqueueSlow(item);
+  }
+
+  async #enqueueSlow(item: Outbound): Promise<void> {
+    while (!this.#queue.push(item)) await this.#queue.waitForSpace();
+    this.#pump();
+  }
+
+  /** Sends and resolves once stored (or rejects when given up). */
+  send(subject: string, data: Uint8Array, msgId?: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const done = (error?: unknown) => (error === undefined ? resolve() : reject(error));
+      this.enqueue({ subject, data, msgId, attempts: 0, done }).catch(reject);
+    });
+  }
+
+  setConnected(connected: boolean): void {
+    this.#connected = connected;
+    if (connected) this.#pump();
+  }
+
+  #pump(): void {
+    const { window } = this.options;
+    while (this.#connected && !this.#paused && this.#inflight < window) {
+      const item = this.#retries.shift() ?? this.#queue.shift();
+      if (item === undefined) break;
+      this.#send(item);
+    }
+    this.#checkFlushed();
+  }
+
+  #send(item: Outbound): void {
+    if (this.options.mode === "core") {
+      try {
+        if (item.msgId === undefined) {
+          this.nc.publish(item.subject, item.data);
+        } else {
+          const h = headers();
+          h.set("Nats-Msg-Id", item.msgId);
+          this.nc.publish(item.subject, item.data, { headers: h });
+        }
+        this.#succeeded(item);
+      } catch (err) {
+        this.#failed(item, err);
+      }
+      return;
+    }
+    this.#inflight++;
+    const opts = item.msgId === undefined ? { timeout: this.options.timeoutMs } : { msgID: item.msgId, timeout: this.options.timeoutMs };
+    this.js.publish(item.subject, item.data, opts).then(
+      () => {
+        this.#inflight--;
+        this.#succeeded(item);
+        this.#pump();
+      },
+      (err: unknown) => {
+        this.#inflight--;
+        this.#failed(item, err);
+        this.#pump();
+      },
+    );
+  }
+
+  #succeeded(item: Outbound): void {
+    this.#consecutiveFailures = 0;
+    item.done?.();
+  }
+
+  #failed(item: Outbound, err: unknown): void {
+    item.attempts++;
+    if (isPermanent(err)) {
+      this.options.metrics.dropped++;
+      this.options.logger.error({ err, subject: item.subject, attempts: item.attempts }, "publish failed permanently");
+      item.done?.(new BusError("PUBLISH_FAILED", `publish to ${item.subject} failed: ${errorMessage(err)}`, { cause: err }));
+      return;
+    }
+    this.#retries.push(item);
+    this.#consecutiveFailures++;
+    const now = Date.now();
+    if (now - this.#lastFailureLog > 5000) {
+      this.#lastFailureLog = now;
+      this.options.logger.warn(
+        { err: errorMessage(err), subject: item.subject, pending: this.pending },
+        "publish failed, will retry",
+      );
+    }
+    if (!this.#paused) {
+      this.#paused = true;
+      const delay = Math.min(2000, 50 * 2 ** Math.min(6, this.#consecutiveFailures - 1));
+      setTimeout(() => {
+        this.#paused = false;
+        this.#pump();
+      }, delay).unref();
+    }
+  }
+
+  #checkFlushed(): void {
+    if (this.pending > 0 || this.#flushWaiters.length === 0) return;
+    const waiters = this.#flushWaiters;
+    this.#flushWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves once everything enqueued so far has been sent (and, for JetStream, stored). */
+  flush(): Promise<void> {
+    if (this.pending === 0) return RESOLVED;
+    return new Promise((resolve) => this.#flushWaiters.push(resolve));
+  }
+
+  /** Waits up to `timeoutMs` for pending messages; what is left is counted as dropped and logged. */
+  async close(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.flush().then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      const left = this.pending;
+      this.options.metrics.dropped += left;
+      this.options.logger.error({ dropped: left }, "closing with unsent messages");
+      for (const item of [...this.#retries.splice(0), ...this.#queue.drain()]) {
+        item.done?.(new BusError("BUS_CLOSED", "bus closed before the message was sent"));
+      }
+    }
+  }
+}
