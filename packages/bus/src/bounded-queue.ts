@@ -22,7 +22,8 @@ export class BoundedQueue<T> {
   #spaceWaiter: Waiter | null = null;
 
   constructor(capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("queue capacity must be an integer >= 1");
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError("queue capacity must be an integer >= 1");
     this.capacity = capacity;
     this.#buf = new Array<T | undefined>(capacity);
   }

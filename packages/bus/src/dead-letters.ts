@@ -25,7 +25,11 @@ export class DeadLetterHub {
 }
 
 /** The `error` event that accompanies every dead letter, published on `system.error.<source>`. */
-export function deadLetterErrorEvent(source: string, letter: DeadLetter, deadLetterSubject: string): ErrorEvent {
+export function deadLetterErrorEvent(
+  source: string,
+  letter: DeadLetter,
+  deadLetterSubject: string,
+): ErrorEvent {
   return StandardEvent.create({
     event_type: EventType.ERROR,
     source,

@@ -11,9 +11,7 @@ import type { Delivery } from "./delivery-worker.js";
 import { errorMessage } from "./errors.js";
 
 export type Decoded =
-  | { kind: "event"; delivery: Delivery }
-  | { kind: "filtered" }
-  | { kind: "malformed"; error: string };
+  { kind: "event"; delivery: Delivery } | { kind: "filtered" } | { kind: "malformed"; error: string };
 
 /**
  * Decodes a received message, checks that the event belongs on the subject it came on (a mislabelled

@@ -24,7 +24,8 @@ export async function runWithRetries(
   failedAttempts = 0,
 ): Promise<void> {
   if (failedAttempts > 0) {
-    if (failedAttempts >= policy.maxDeliver) return onGiveUp(delivery, new Error("retries exhausted"), failedAttempts);
+    if (failedAttempts >= policy.maxDeliver)
+      return onGiveUp(delivery, new Error("retries exhausted"), failedAttempts);
     await sleep(policy.delayMs(failedAttempts));
   }
   for (let attempt = failedAttempts + 1; ; attempt++) {

@@ -1,4 +1,5 @@
-export type BusErrorCode = "BUS_CLOSED" | "QUEUE_FULL" | "INVALID_FILTER" | "INVALID_SUBJECT" | "PUBLISH_FAILED";
+export type BusErrorCode =
+  "BUS_CLOSED" | "QUEUE_FULL" | "INVALID_FILTER" | "INVALID_SUBJECT" | "PUBLISH_FAILED";
 
 /** An error raised by an `EventBus`; `code` is from a closed set. */
 export class BusError extends Error {

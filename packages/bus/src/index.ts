@@ -13,5 +13,11 @@ export type { OverflowPolicy } from "./bounded-queue.js";
 export type { RetryOptions } from "./retry-policy.js";
 export { MemoryEventBus, type MemoryEventBusOptions } from "./memory-event-bus.js";
 export { NatsEventBus, type NatsEventBusOptions } from "./nats-event-bus.js";
-export { STREAMS, ensureStreams, streamConfig, type StreamName, type StreamSettings } from "./jetstream-streams.js";
+export {
+  STREAMS,
+  ensureStreams,
+  streamConfig,
+  type StreamName,
+  type StreamSettings,
+} from "./jetstream-streams.js";
 export { RedisEventBus, type RedisEventBusOptions } from "./redis-event-bus.js";

@@ -32,10 +32,17 @@ export interface StreamSettings {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const DEFAULT_MAX_AGE_MS: Record<StreamName, number> = { MARKET: DAY_MS, PROCESSED: DAY_MS, SYSTEM: 7 * DAY_MS };
+const DEFAULT_MAX_AGE_MS: Record<StreamName, number> = {
+  MARKET: DAY_MS,
+  PROCESSED: DAY_MS,
+  SYSTEM: 7 * DAY_MS,
+};
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 
-export function streamConfig(name: StreamName, settings: StreamSettings = {}): Partial<StreamConfig> & { name: string } {
+export function streamConfig(
+  name: StreamName,
+  settings: StreamSettings = {},
+): Partial<StreamConfig> & { name: string } {
   return {
     name,
     subjects: [...STREAMS[name]],

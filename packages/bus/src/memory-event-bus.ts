@@ -134,7 +134,10 @@ export class MemoryEventBus implements EventBus {
         return null;
       case "error":
         return Promise.reject(
-          new BusError("QUEUE_FULL", `queue of subscription ${consumer.key} is full (${consumer.queue.capacity})`),
+          new BusError(
+            "QUEUE_FULL",
+            `queue of subscription ${consumer.key} is full (${consumer.queue.capacity})`,
+          ),
         );
     }
   }
@@ -162,7 +165,11 @@ export class MemoryEventBus implements EventBus {
     }
   }
 
-  async subscribe(filter: EventFilter, handler: EventHandler, options: SubscribeOptions = {}): Promise<Subscription> {
+  async subscribe(
+    filter: EventFilter,
+    handler: EventHandler,
+    options: SubscribeOptions = {},
+  ): Promise<Subscription> {
     if (this.#closed) throw new BusError("BUS_CLOSED", "subscribe on a closed bus");
     let normalized: NormalizedFilter;
     try {
@@ -187,15 +194,20 @@ export class MemoryEventBus implements EventBus {
       };
       this.#consumers.set(key, consumer);
     }
-    const worker = new QueueWorker(consumer.queue, handler, this.#policy, this.#metrics, (delivery, err, attempts) =>
-      this.#deadLetter({
-        subject: delivery.subject,
-        data: encodeEvent(delivery.event),
-        reason: "HANDLER_FAILED",
-        error: errorMessage(err),
-        attempts,
-        event_id: delivery.event.event_id,
-      }),
+    const worker = new QueueWorker(
+      consumer.queue,
+      handler,
+      this.#policy,
+      this.#metrics,
+      (delivery, err, attempts) =>
+        this.#deadLetter({
+          subject: delivery.subject,
+          data: encodeEvent(delivery.event),
+          reason: "HANDLER_FAILED",
+          error: errorMessage(err),
+          attempts,
+          event_id: delivery.event.event_id,
+        }),
     );
     consumer.members.add(worker);
     worker.start();

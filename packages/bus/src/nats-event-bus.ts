@@ -219,7 +219,13 @@ export class NatsEventBus implements EventBus {
       return Promise.reject(new BusError("INVALID_SUBJECT", errorMessage(cause), { cause }));
     }
     this.#metrics.published++;
-    return publisher.enqueue({ subject, data: encodeEvent(event), msgId: event.event_id, attempts: 0, done: undefined });
+    return publisher.enqueue({
+      subject,
+      data: encodeEvent(event),
+      msgId: event.event_id,
+      attempts: 0,
+      done: undefined,
+    });
   }
 
   async publishRaw(subject: string, data: Uint8Array): Promise<void> {
@@ -234,7 +240,11 @@ export class NatsEventBus implements EventBus {
     await this.#publisher!.flush();
   }
 
-  async subscribe(filter: EventFilter, handler: EventHandler, options: SubscribeOptions = {}): Promise<Subscription> {
+  async subscribe(
+    filter: EventFilter,
+    handler: EventHandler,
+    options: SubscribeOptions = {},
+  ): Promise<Subscription> {
     if (this.#closed) throw new BusError("BUS_CLOSED", "subscribe on a closed bus");
     await this.#init;
     let normalized: NormalizedFilter;
@@ -290,7 +300,13 @@ export class NatsEventBus implements EventBus {
           if (decoded.kind === "malformed") {
             this.#metrics.malformed++;
             void this.#deadLetter(
-              { subject: msg.subject, data: msg.data, reason: "MALFORMED", error: decoded.error, attempts: 0 },
+              {
+                subject: msg.subject,
+                data: msg.data,
+                reason: "MALFORMED",
+                error: decoded.error,
+                attempts: 0,
+              },
               undefined,
             );
             return;
@@ -394,13 +410,21 @@ export class NatsEventBus implements EventBus {
         await sleep(500);
         // The consumer may have been deleted (or the server may have lost it): put it back.
         await this.#ensureConsumer(stream, durable, filterSubject, maxAckPending).catch((e: unknown) =>
-          this.#logger.error({ err: errorMessage(e), stream, durable }, "could not recreate the durable consumer"),
+          this.#logger.error(
+            { err: errorMessage(e), stream, durable },
+            "could not recreate the durable consumer",
+          ),
         );
       }
     }
   }
 
-  async #ensureConsumer(stream: StreamName, durable: string, filterSubject: string | undefined, maxAckPending: number) {
+  async #ensureConsumer(
+    stream: StreamName,
+    durable: string,
+    filterSubject: string | undefined,
+    maxAckPending: number,
+  ) {
     const jsm = await this.#manager();
     const existing = await jsm.consumers.info(stream, durable).catch(() => null);
     if (existing) {
@@ -446,7 +470,12 @@ export class NatsEventBus implements EventBus {
     }
   }
 
-  async #handleDurable(msg: JsMsg, filter: DurableFilter, handler: EventHandler, durable: string): Promise<void> {
+  async #handleDurable(
+    msg: JsMsg,
+    filter: DurableFilter,
+    handler: EventHandler,
+    durable: string,
+  ): Promise<void> {
     // A consumer reading a whole stream also sees subjects outside the subscription (e.g. deadletter.>).
     if (!filter.patterns.some((p) => subjectMatchesPattern(msg.subject, p))) {
       msg.ack();
@@ -462,7 +491,13 @@ export class NatsEventBus implements EventBus {
     if (decoded.kind === "malformed") {
       this.#metrics.malformed++;
       await this.#deadLetter(
-        { subject: msg.subject, data: msg.data, reason: "MALFORMED", error: decoded.error, attempts: msg.info.deliveryCount },
+        {
+          subject: msg.subject,
+          data: msg.data,
+          reason: "MALFORMED",
+          error: decoded.error,
+          attempts: msg.info.deliveryCount,
+        },
         letterId,
       );
       msg.term();
@@ -512,7 +547,13 @@ export class NatsEventBus implements EventBus {
       try {
         const report = deadLetterErrorEvent(this.#options.source ?? "event-bus", letter, dlSubject);
         this.#metrics.published++;
-        sends.push(publisher.send(subjectFor(report), encodeEvent(report), msgId === undefined ? report.event_id : `${msgId}-error`));
+        sends.push(
+          publisher.send(
+            subjectFor(report),
+            encodeEvent(report),
+            msgId === undefined ? report.event_id : `${msgId}-error`,
+          ),
+        );
       } catch (err) {
         this.#logger.error({ err }, "could not build the dead-letter error event");
       }

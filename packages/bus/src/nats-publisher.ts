@@ -94,7 +94,10 @@ export class NatsPublisher {
   /** Sends and resolves once stored (or rejects when given up). */
   send(subject: string, data: Uint8Array, msgId?: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const done = (error?: unknown) => (error === undefined ? resolve() : reject(error));
+      const done = (error?: unknown) =>
+        error === undefined
+          ? resolve()
+          : reject(error instanceof Error ? error : new Error(errorMessage(error)));
       this.enqueue({ subject, data, msgId, attempts: 0, done }).catch(reject);
     });
   }
@@ -131,7 +134,10 @@ export class NatsPublisher {
       return;
     }
     this.#inflight++;
-    const opts = item.msgId === undefined ? { timeout: this.options.timeoutMs } : { msgID: item.msgId, timeout: this.options.timeoutMs };
+    const opts =
+      item.msgId === undefined
+        ? { timeout: this.options.timeoutMs }
+        : { msgID: item.msgId, timeout: this.options.timeoutMs };
     this.js.publish(item.subject, item.data, opts).then(
       () => {
         this.#inflight--;
@@ -155,8 +161,15 @@ export class NatsPublisher {
     item.attempts++;
     if (isPermanent(err)) {
       this.options.metrics.dropped++;
-      this.options.logger.error({ err, subject: item.subject, attempts: item.attempts }, "publish failed permanently");
-      item.done?.(new BusError("PUBLISH_FAILED", `publish to ${item.subject} failed: ${errorMessage(err)}`, { cause: err }));
+      this.options.logger.error(
+        { err, subject: item.subject, attempts: item.attempts },
+        "publish failed permanently",
+      );
+      item.done?.(
+        new BusError("PUBLISH_FAILED", `publish to ${item.subject} failed: ${errorMessage(err)}`, {
+          cause: err,
+        }),
+      );
       return;
     }
     this.#retries.push(item);

@@ -114,7 +114,9 @@ export class RedisEventBus implements EventBus {
       ...this.#options.redisOptions,
     };
     const redis = new Redis(this.#options.url, options as never);
-    redis.on("error", (err: Error) => this.#logger.warn({ err: err.message, role }, "Redis connection error"));
+    redis.on("error", (err: Error) =>
+      this.#logger.warn({ err: err.message, role }, "Redis connection error"),
+    );
     return redis;
   }
 
@@ -144,7 +146,9 @@ export class RedisEventBus implements EventBus {
   #send(subject: string, data: Buffer): Promise<void> {
     const limit = this.#options.maxPendingPublishes ?? 10_000;
     if (this.#pendingPublishes >= limit) {
-      return new Promise<void>((resolve) => this.#publishWaiters.push(resolve)).then(() => this.#send(subject, data));
+      return new Promise<void>((resolve) => this.#publishWaiters.push(resolve)).then(() =>
+        this.#send(subject, data),
+      );
     }
     this.#pendingPublishes++;
     const maxLen = this.#options.streamMaxLen ?? 1_000_000;
@@ -157,7 +161,9 @@ export class RedisEventBus implements EventBus {
         this.#sent();
         this.#metrics.dropped++;
         this.#logger.error({ err, subject }, "publish failed");
-        throw new BusError("PUBLISH_FAILED", `publish to ${subject} failed: ${errorMessage(err)}`, { cause: err });
+        throw new BusError("PUBLISH_FAILED", `publish to ${subject} failed: ${errorMessage(err)}`, {
+          cause: err,
+        });
       },
     );
     // Callers that do not await still see failures in the log and metrics, not as unhandled rejections.
@@ -176,7 +182,11 @@ export class RedisEventBus implements EventBus {
     while (this.#pendingPublishes > 0) await new Promise<void>((r) => this.#publishWaiters.push(r));
   }
 
-  async subscribe(filter: EventFilter, handler: EventHandler, options: SubscribeOptions = {}): Promise<Subscription> {
+  async subscribe(
+    filter: EventFilter,
+    handler: EventHandler,
+    options: SubscribeOptions = {},
+  ): Promise<Subscription> {
     if (this.#closed) throw new BusError("BUS_CLOSED", "subscribe on a closed bus");
     let normalized: NormalizedFilter;
     try {
@@ -186,7 +196,12 @@ export class RedisEventBus implements EventBus {
     }
     const active =
       options.durable !== undefined
-        ? await this.#subscribeGroup(normalized, handler, `durable-${options.durable}`, this.#options.durableStart === "new" ? "$" : "0")
+        ? await this.#subscribeGroup(
+            normalized,
+            handler,
+            `durable-${options.durable}`,
+            this.#options.durableStart === "new" ? "$" : "0",
+          )
         : options.group !== undefined
           ? await this.#subscribeGroup(normalized, handler, `group-${options.group}`, "$")
           : await this.#subscribePlain(normalized, handler);
@@ -308,7 +323,13 @@ export class RedisEventBus implements EventBus {
       const decoded = decodeMessage(subject, data, filter);
       if (decoded.kind === "malformed") {
         this.#metrics.malformed++;
-        await this.#deadLetter({ subject, data, reason: "MALFORMED", error: decoded.error, attempts: failedBefore });
+        await this.#deadLetter({
+          subject,
+          data,
+          reason: "MALFORMED",
+          error: decoded.error,
+          attempts: failedBefore,
+        });
       } else if (decoded.kind === "event") {
         await runWithRetries(
           handler,
@@ -440,6 +461,9 @@ export class RedisEventBus implements EventBus {
     this.#subscriptions.clear();
     await Promise.all(subs.map((s) => s.stop()));
     await this.flush();
-    await Promise.all([this.#commands.quit().catch(() => undefined), this.#subscriber?.quit().catch(() => undefined)]);
+    await Promise.all([
+      this.#commands.quit().catch(() => undefined),
+      this.#subscriber?.quit().catch(() => undefined),
+    ]);
   }
 }

@@ -18,7 +18,8 @@ export function retryPolicy(options: RetryOptions = {}): RetryPolicy {
   const maxDeliver = options.maxDeliver ?? 5;
   const base = options.retryDelayMs ?? 100;
   const cap = options.maxRetryDelayMs ?? 5000;
-  if (!Number.isInteger(maxDeliver) || maxDeliver < 1) throw new RangeError("maxDeliver must be an integer >= 1");
+  if (!Number.isInteger(maxDeliver) || maxDeliver < 1)
+    throw new RangeError("maxDeliver must be an integer >= 1");
   return { maxDeliver, delayMs: (attempt) => Math.min(cap, base * 2 ** Math.max(0, attempt - 1)) };
 }
 

@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { EventType, type EventFilter, type StandardEvent, StandardEvent as SE, markProcessed } from "@market-scraper/events";
+import {
+  EventType,
+  type EventFilter,
+  type StandardEvent,
+  StandardEvent as SE,
+  markProcessed,
+} from "@market-scraper/events";
 import { waitFor } from "@market-scraper/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DeadLetter, EventBus, EventHandler, SubscribeOptions } from "../src/index.js";
@@ -17,7 +23,11 @@ export interface BusUnderTest {
 
 let tradeCounter = 0;
 
-export function trade(source: string, symbol = "BTC-USD", extra: Record<string, unknown> = {}): StandardEvent {
+export function trade(
+  source: string,
+  symbol = "BTC-USD",
+  extra: Record<string, unknown> = {},
+): StandardEvent {
   tradeCounter++;
   return SE.create({
     event_type: EventType.TRADE,
@@ -189,10 +199,12 @@ export function describeBusContract(
       const source = uniqueSource();
       const m1 = new Inbox();
       const m2 = new Inbox();
-      const slow = (inbox: Inbox): EventHandler => async (e) => {
-        inbox.events.push(e);
-        await new Promise((r) => setTimeout(r, 2));
-      };
+      const slow =
+        (inbox: Inbox): EventHandler =>
+        async (e) => {
+          inbox.events.push(e);
+          await new Promise((r) => setTimeout(r, 2));
+        };
       const group = `g-${source}`;
       await sub(b1, { sources: [source] }, slow(m1), { group });
       await sub(b2, { sources: [source] }, slow(m2), { group });
@@ -241,7 +253,11 @@ export function describeBusContract(
         const letters: DeadLetter[] = [];
         b.onDeadLetter((l) => letters.push(l));
         const errors = new Inbox();
-        await sub(b, { stage: "system", event_types: [EventType.ERROR], sources: [busSource] }, errors.handler);
+        await sub(
+          b,
+          { stage: "system", event_types: [EventType.ERROR], sources: [busSource] },
+          errors.handler,
+        );
 
         const poison = trade(source, "BTC-USD");
         const flaky = trade(source, "ETH-USD");
@@ -269,7 +285,9 @@ export function describeBusContract(
         expect(letter.reason).toBe("HANDLER_FAILED");
         expect(letter.attempts).toBe(3);
         expect(letter.subject).toBe(`market.trade.${source}.BTC-USD`);
-        expect(JSON.parse(Buffer.from(letter.data).toString("utf8"))).toMatchObject({ event_id: poison.event_id });
+        expect(JSON.parse(Buffer.from(letter.data).toString("utf8"))).toMatchObject({
+          event_id: poison.event_id,
+        });
         const report = errors.events[0]!;
         expect(report.event_type).toBe("error");
         expect(report.priority).toBe(1);
@@ -355,7 +373,9 @@ export function describeBusContract(
       await harness.outage!.start();
 
       await b.flush();
-      await waitFor(() => durableInbox.events.length >= 21 && plainInbox.events.length >= 21, { timeoutMs: 30_000 });
+      await waitFor(() => durableInbox.events.length >= 21 && plainInbox.events.length >= 21, {
+        timeoutMs: 30_000,
+      });
       const want = [before, ...during].map((e) => e.event_id).sort();
       expect([...new Set(durableInbox.ids())].sort()).toEqual(want);
       expect([...new Set(plainInbox.ids())].sort()).toEqual(want);

@@ -83,7 +83,9 @@ describe("MemoryEventBus overflow policies", () => {
 
   it("rejects an invalid filter with a typed error", async () => {
     const bus = new MemoryEventBus();
-    await expect(bus.subscribe("nope" as EventType, () => undefined)).rejects.toMatchObject({ code: "INVALID_FILTER" });
+    await expect(bus.subscribe("nope" as EventType, () => undefined)).rejects.toMatchObject({
+      code: "INVALID_FILTER",
+    });
     await bus.close();
   });
 });

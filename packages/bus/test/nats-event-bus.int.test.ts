@@ -66,15 +66,21 @@ describe("NatsEventBus on the wire", () => {
 
   it("stores the dead letter's original bytes on deadletter.<subject> in the SYSTEM stream", async () => {
     const bus = await create({ maxDeliver: 1 });
-    await bus.subscribe({ sources: ["dlwire"] }, () => {
-      throw new Error("nope");
-    }, { durable: "dlwire" });
+    await bus.subscribe(
+      { sources: ["dlwire"] },
+      () => {
+        throw new Error("nope");
+      },
+      { durable: "dlwire" },
+    );
     const event = trade("dlwire");
     await bus.publish(event);
     const nc = await connect({ servers: server.url });
     const jsm = await jetstreamManager(nc);
     const stored = await waitFor(() =>
-      jsm.streams.getMessage("SYSTEM", { last_by_subj: "deadletter.market.trade.dlwire.BTC-USD" }).catch(() => null),
+      jsm.streams
+        .getMessage("SYSTEM", { last_by_subj: "deadletter.market.trade.dlwire.BTC-USD" })
+        .catch(() => null),
     );
     expect(decodeEvent(stored.data)).toEqual(event);
     await nc.close();

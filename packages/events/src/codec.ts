@@ -17,7 +17,9 @@ export function decodeEvent(data: Uint8Array | string): StandardEvent {
 /** Parses JSON bytes without schema validation. Throws `EventValidationError` (`INVALID_JSON`). */
 export function decodeJson(data: Uint8Array | string): unknown {
   const text =
-    typeof data === "string" ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8");
+    typeof data === "string"
+      ? data
+      : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8");
   try {
     return JSON.parse(text) as unknown;
   } catch (cause) {

@@ -30,7 +30,11 @@ function bad(message: string): EventValidationError {
   return new EventValidationError("INVALID_EVENT", [{ path: "filter", message }]);
 }
 
-function setOrNull<T>(values: readonly T[] | undefined, check: (v: T) => boolean, what: string): Set<T> | null {
+function setOrNull<T>(
+  values: readonly T[] | undefined,
+  check: (v: T) => boolean,
+  what: string,
+): Set<T> | null {
   if (values === undefined) return null;
   if (!Array.isArray(values)) throw bad(`${what} must be a list`);
   const list: readonly T[] = values;
@@ -67,7 +71,11 @@ export function normalizeFilter(filter: EventFilter): NormalizedFilter {
 }
 
 /** Does `event` (published in `stage`, by default the event's own) pass the filter? */
-export function matchesFilter(filter: NormalizedFilter, event: StandardEvent, stage: Stage = stageOf(event)): boolean {
+export function matchesFilter(
+  filter: NormalizedFilter,
+  event: StandardEvent,
+  stage: Stage = stageOf(event),
+): boolean {
   if (filter.stages && !filter.stages.has(stage)) return false;
   if (filter.types && !filter.types.has(event.event_type)) return false;
   if (filter.sources && !filter.sources.has(event.source)) return false;
@@ -134,4 +142,3 @@ export function subjectMatchesPattern(subject: string, pattern: string): boolean
   }
   return s.length === p.length;
 }
-

@@ -58,7 +58,8 @@ function asyncApiDocument(): unknown {
   }
   channels["deadletter"] = {
     address: "deadletter.{original}",
-    description: "Messages no handler could take, with their original bytes; an error event accompanies each.",
+    description:
+      "Messages no handler could take, with their original bytes; an error event accompanies each.",
     parameters: { original: {} },
   };
   return {

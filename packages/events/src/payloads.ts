@@ -5,7 +5,11 @@ import { EventType } from "./event-type.js";
 export const IsoTimestamp = z.iso.datetime().describe("ISO-8601 UTC timestamp, e.g. 2024-01-15T10:30:00Z");
 
 /** A normalized market symbol, `BASE-QUOTE` by convention (e.g. `BTC-USD`). */
-export const MarketSymbol = z.string().min(1).max(128).describe("normalized symbol, BASE-QUOTE (e.g. BTC-USD)");
+export const MarketSymbol = z
+  .string()
+  .min(1)
+  .max(128)
+  .describe("normalized symbol, BASE-QUOTE (e.g. BTC-USD)");
 
 const price = z.number().describe("price, a finite JSON number");
 const quantity = z.number().describe("quantity in base units, a finite JSON number");

@@ -97,7 +97,11 @@ describe("StandardEvent.create", () => {
     expect(error.priority).toBe(1);
     expect(error.timestamp).toBe("2024-01-15T10:30:01.000Z");
     const beat = StandardEvent.create(
-      { event_type: EventType.HEARTBEAT, source: "svc", payload: { service: "svc", instance: "a", uptime_s: 3 } },
+      {
+        event_type: EventType.HEARTBEAT,
+        source: "svc",
+        payload: { service: "svc", instance: "a", uptime_s: 3 },
+      },
       clock,
     );
     expect(beat.priority).toBe(5);
@@ -119,7 +123,12 @@ describe("StandardEvent.create", () => {
       StandardEvent.create({
         event_type: EventType.TRADE,
         source: "hyperliquid",
-        payload: { symbol: "BTC-USD", price: "50000" as unknown as number, volume: 1, timestamp: "2024-01-15T10:30:00Z" },
+        payload: {
+          symbol: "BTC-USD",
+          price: "50000" as unknown as number,
+          volume: 1,
+          timestamp: "2024-01-15T10:30:00Z",
+        },
       });
     expect(attempt).toThrow(EventValidationError);
     try {
@@ -151,9 +160,9 @@ describe("StandardEvent.parse", () => {
   });
 
   it("rejects non-finite numbers and bad JSON with typed errors", () => {
-    expect(() => StandardEvent.parse({ ...valid, payload: { ...(valid["payload"] as object), price: Infinity } })).toThrow(
-      /payload\.price/,
-    );
+    expect(() =>
+      StandardEvent.parse({ ...valid, payload: { ...(valid["payload"] as object), price: Infinity } }),
+    ).toThrow(/payload\.price/);
     expect(() => decodeEvent("{not json")).toThrow(EventValidationError);
     try {
       decodeEvent("{not json");
@@ -163,7 +172,11 @@ describe("StandardEvent.parse", () => {
   });
 
   it("preserves unknown keys in the envelope and payload", () => {
-    const event = StandardEvent.parse({ ...valid, extra: 1, payload: { ...(valid["payload"] as object), side: "buy", foo: [1] } });
+    const event = StandardEvent.parse({
+      ...valid,
+      extra: 1,
+      payload: { ...(valid["payload"] as object), side: "buy", foo: [1] },
+    });
     expect(JSON.parse(JSON.stringify(event))).toMatchObject({ extra: 1, payload: { side: "buy", foo: [1] } });
   });
 });

@@ -121,8 +121,7 @@ function parse(value: unknown): StandardEvent {
 }
 
 export type SafeParseResult =
-  | { success: true; event: StandardEvent }
-  | { success: false; error: EventValidationError };
+  { success: true; event: StandardEvent } | { success: false; error: EventValidationError };
 
 function safeParse(value: unknown): SafeParseResult {
   const result = StandardEventSchema.safeParse(value);

@@ -65,13 +65,15 @@ const UNSAFE = /[%.*>\s\u0000-\u001f\u007f\u0085\ufeff]/u;
  * not a legal token, is rejected.
  */
 export function escapeToken(value: string): string {
-  if (value.length === 0) throw new EventValidationError("INVALID_SUBJECT", [{ path: "", message: "empty token" }]);
+  if (value.length === 0)
+    throw new EventValidationError("INVALID_SUBJECT", [{ path: "", message: "empty token" }]);
   if (!UNSAFE.test(value)) return value;
   let out = "";
   for (const ch of value) {
     const code = ch.codePointAt(0)!;
     if (needsEscape(code)) {
-      for (const byte of Buffer.from(ch, "utf8")) out += `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+      for (const byte of Buffer.from(ch, "utf8"))
+        out += `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
     } else {
       out += ch;
     }
@@ -85,9 +87,13 @@ export function unescapeToken(token: string): string {
   try {
     return decodeURIComponent(token);
   } catch (cause) {
-    throw new EventValidationError("INVALID_SUBJECT", [{ path: "", message: `bad escape in token '${token}'` }], {
-      cause,
-    });
+    throw new EventValidationError(
+      "INVALID_SUBJECT",
+      [{ path: "", message: `bad escape in token '${token}'` }],
+      {
+        cause,
+      },
+    );
   }
 }
 
@@ -158,12 +164,18 @@ export function parseSubject(subject: string): ParsedSubject {
       throw invalidSubject("empty subject");
     case Stage.MARKET:
     case Stage.PROCESSED: {
-      if (tokens.length !== 4) throw invalidSubject(`'${subject}': expected ${first}.<event_type>.<source>.<symbol>`);
+      if (tokens.length !== 4)
+        throw invalidSubject(`'${subject}': expected ${first}.<event_type>.<source>.<symbol>`);
       const type = tokens[1];
       if (!isEventType(type) || !isMarketDataType(type)) {
         throw invalidSubject(`'${subject}': '${type}' is not a market data event type`);
       }
-      return { stage: first, event_type: type, source: unescapeToken(tokens[2]!), symbol: unescapeToken(tokens[3]!) };
+      return {
+        stage: first,
+        event_type: type,
+        source: unescapeToken(tokens[2]!),
+        symbol: unescapeToken(tokens[3]!),
+      };
     }
     case Stage.SYSTEM: {
       if (tokens.length !== 3) throw invalidSubject(`'${subject}': expected system.<event_type>.<source>`);
@@ -197,4 +209,3 @@ export function subjectMatchesEvent(parsed: ParsedSubject, event: StandardEvent)
   if (parsed.stage === "custom") return (event.payload as { name?: unknown }).name === parsed.name;
   return true;
 }
-
