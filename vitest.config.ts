@@ -17,6 +17,7 @@ export default defineConfig({
         ...shared,
         test: {
           name: "unit",
+          sequence: { groupOrder: 0 },
           include: [
             "packages/*/{src,test}/**/*.test.ts",
             "services/*/{src,test}/**/*.test.ts",
@@ -29,6 +30,8 @@ export default defineConfig({
         ...shared,
         test: {
           name: "integration",
+          // Unit tests first, then integration files (which start servers), with fewer workers.
+          sequence: { groupOrder: 1 },
           include: [
             "packages/*/src/**/*.int.test.ts",
             "packages/*/test/**/*.int.test.ts",

@@ -112,6 +112,10 @@ export function subjectsForFilter(filter: NormalizedFilter): string[] {
     }
     if (stage === "system") {
       if (typeTokens.length * sourceTokens.length > MAX_SUBJECTS_PER_STAGE) sourceTokens = ["*"];
+      if (typeTokens[0] === "*" && sourceTokens[0] === "*") {
+        subjects.push("system.>");
+        continue;
+      }
       for (const t of typeTokens) for (const s of sourceTokens) subjects.push(`system.${t}.${s}`);
       continue;
     }

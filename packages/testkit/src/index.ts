@@ -1,0 +1,51 @@
+export { startNats, NATS_IMAGE, type NatsServerHandle, type NatsServerOptions } from "./nats-server.js";
+export {
+  startPostgres,
+  LOCAL_POSTGRES,
+  POSTGRES_IMAGE,
+  TEST_DATABASE_PREFIX,
+  type PostgresServerHandle,
+  type PostgresServerOptions,
+} from "./postgres-server.js";
+export {
+  startRedis,
+  redisAnswersPing,
+  LOCAL_REDIS_URL,
+  REDIS_IMAGE,
+  type RedisServerHandle,
+  type RedisServerOptions,
+} from "./redis-server.js";
+export type { ServerKind } from "./server-kind.js";
+export { freePort } from "./free-port.js";
+export { findBinary, SYSTEM_BINARY_DIRS } from "./find-binary.js";
+export { waitFor, type WaitForOptions } from "./wait-for.js";
+export { TestkitError, type TestkitErrorCode } from "./testkit-error.js";
+export {
+  DEFAULT_EVENT_TIME,
+  DEFAULT_PRICE,
+  DEFAULT_SOURCE,
+  DEFAULT_SYMBOL,
+  intervalMs,
+  makeConnectorStatus,
+  makeCustom,
+  makeError,
+  makeHeartbeat,
+  makeOhlcv,
+  makeOrderBook,
+  makeTicker,
+  makeTrade,
+  makeTrades,
+  nextTradeId,
+  type ConnectorStatusOverrides,
+  type CustomOverrides,
+  type EnvelopeOverrides,
+  type ErrorOverrides,
+  type HeartbeatOverrides,
+  type MakeTradesOptions,
+  type MarketEventOverrides,
+  type OhlcvOverrides,
+  type OrderBookOverrides,
+  type SystemEventOverrides,
+  type TickerOverrides,
+  type TradeOverrides,
+} from "./event-factories.js";

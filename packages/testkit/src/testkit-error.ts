@@ -1,0 +1,26 @@
+/** Why a harness call failed. */
+export type TestkitErrorCode =
+  /** No way to provide the server: no env URL, no local binary or server, no container runtime. */
+  | "NO_BACKEND"
+  /** A server was found or spawned but did not become ready in time, or exited while starting. */
+  | "START_FAILED"
+  /** Fault injection (`restart`/`kill`/`start`) on a server the harness does not own. */
+  | "NOT_OWNED"
+  /** `waitFor` ran out of time. */
+  | "WAIT_TIMEOUT";
+
+export class TestkitError extends Error {
+  override readonly name = "TestkitError";
+  readonly code: TestkitErrorCode;
+
+  constructor(code: TestkitErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A one-line description of any thrown value, for error messages. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
