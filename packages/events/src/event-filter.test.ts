@@ -24,7 +24,14 @@ const error = StandardEvent.create({
   payload: { error_code: "X", message: "m", details: {} },
 });
 const custom = StandardEvent.create({ event_type: EventType.CUSTOM, source: "hl", payload: { name: "n" } });
-const events = [trade("hl", "BTC-USD"), trade("hl", "ETH-USD"), trade("bn", "BTC-USD"), markProcessed(trade("hl", "BTC-USD")), error, custom];
+const events = [
+  trade("hl", "BTC-USD"),
+  trade("hl", "ETH-USD"),
+  trade("bn", "BTC-USD"),
+  markProcessed(trade("hl", "BTC-USD")),
+  error,
+  custom,
+];
 
 describe("filters", () => {
   it.each<[string, EventFilter, number[]]>([
@@ -48,10 +55,17 @@ describe("filters", () => {
   });
 
   it("derives narrow subjects where it can and widens large filters", () => {
-    expect(subjectsForFilter(normalizeFilter("*"))).toEqual(["market.>", "processed.>", "system.>", "custom.>"]);
-    expect(subjectsForFilter(normalizeFilter({ stage: "market", event_types: ["trade"], sources: ["hl"], symbols: ["A.B"] }))).toEqual([
-      "market.trade.hl.A%2EB",
+    expect(subjectsForFilter(normalizeFilter("*"))).toEqual([
+      "market.>",
+      "processed.>",
+      "system.>",
+      "custom.>",
     ]);
+    expect(
+      subjectsForFilter(
+        normalizeFilter({ stage: "market", event_types: ["trade"], sources: ["hl"], symbols: ["A.B"] }),
+      ),
+    ).toEqual(["market.trade.hl.A%2EB"]);
     expect(subjectsForFilter(normalizeFilter({ stage: "system", sources: ["s"] }))).toEqual(["system.*.s"]);
     const many = Array.from({ length: 100 }, (_, i) => `S${i}`);
     expect(subjectsForFilter(normalizeFilter({ stage: "market", symbols: many }))).toEqual(["market.>"]);

@@ -83,8 +83,15 @@ describe("subjectFor / parseSubject", () => {
       source: "hyperliquid",
       symbol: "BRK.B USD",
     });
-    expect(parseSubject("processed.ohlcv.hyperliquid.BTC-USD")).toMatchObject({ stage: "processed", event_type: "ohlcv" });
-    expect(parseSubject("system.error.hyperliquid")).toEqual({ stage: "system", event_type: "error", source: "hyperliquid" });
+    expect(parseSubject("processed.ohlcv.hyperliquid.BTC-USD")).toMatchObject({
+      stage: "processed",
+      event_type: "ohlcv",
+    });
+    expect(parseSubject("system.error.hyperliquid")).toEqual({
+      stage: "system",
+      event_type: "error",
+      source: "hyperliquid",
+    });
     expect(parseSubject("custom.me.fills%2Ev2")).toEqual({
       stage: "custom",
       event_type: "custom",
