@@ -1,0 +1,47 @@
+import { hostname } from "node:os";
+import { describe, expect, it } from "vitest";
+import { createLogger } from "./logger.js";
+
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const destination = {
+    write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
+  };
+  return { lines, destination };
+}
+
+describe("createLogger", () => {
+  it("writes JSON lines with service, instance, ISO time and a level name", () => {
+    const { lines, destination } = capture();
+    const logger = createLogger({ service: "storage-service", level: "info", destination });
+    logger.child({ component: "store" }).info({ rows: 3 }, "flushed");
+    expect(lines).toHaveLength(1);
+    const line = lines[0]!;
+    expect(line).toMatchObject({
+      service: "storage-service",
+      instance: `${hostname()}-${process.pid}`,
+      component: "store",
+      level: "info",
+      rows: 3,
+      msg: "flushed",
+    });
+    expect(new Date(line.time as string).toISOString()).toBe(line.time);
+  });
+
+  it("honours the level", () => {
+    const { lines, destination } = capture();
+    const logger = createLogger({ service: "s", level: "warn", destination });
+    logger.info("hidden");
+    logger.warn("shown");
+    expect(lines.map((line) => line.msg)).toEqual(["shown"]);
+  });
+
+  it("serializes errors under err with type, message (causes appended) and stack", () => {
+    const { lines, destination } = capture();
+    const logger = createLogger({ service: "s", destination, instance: "pod-1" });
+    logger.error({ err: new TypeError("boom", { cause: new Error("root") }) }, "failed");
+    expect(lines[0]).toMatchObject({ instance: "pod-1", err: { type: "TypeError", message: "boom: root" } });
+    const err = lines[0]!.err as { stack: string };
+    expect(err.stack).toContain("TypeError: boom");
+  });
+});

@@ -1,0 +1,14 @@
+/** The closed set of runtime error codes (configuration errors are `ConfigError`). */
+export type RuntimeErrorCode =
+  "HTTP_LISTEN_FAILED" | "NATS_CREDS_UNREADABLE" | "NATS_CONNECT_FAILED" | "MICRO_SERVICE_FAILED";
+
+/** An I/O failure of the runtime's own machinery, with the underlying error as `cause`. */
+export class RuntimeError extends Error {
+  override readonly name = "RuntimeError";
+  readonly code: RuntimeErrorCode;
+
+  constructor(code: RuntimeErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
