@@ -75,3 +75,22 @@ export {
 export { decodeEvent, decodeJson, encodeEvent } from "./codec.js";
 export { uuidv7 } from "./uuid.js";
 export { generateJsonSchemas } from "./json-schema.js";
+export {
+  CandlesQuery,
+  DEFAULT_PAGE_LIMIT,
+  EventPage,
+  EventsQuery,
+  LatestQuery,
+  LatestReply,
+  MAX_PAGE_LIMIT,
+  Market,
+  MarketsQuery,
+  MarketsReply,
+  STORAGE_SUBJECTS,
+  StatsQuery,
+  StatsReply,
+  StorageErrorCode,
+  StorageErrorReply,
+  type CandlesQueryInput,
+  type EventsQueryInput,
+} from "./storage-api.js";
