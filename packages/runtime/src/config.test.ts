@@ -149,7 +149,7 @@ describe("parseDurationMs", () => {
 
 describe("natsEnv", () => {
   it("defaults to the local server and no auth", () => {
-    expect(parseEnv(natsEnv, {})).toEqual({ NATS_URL: ["nats://127.0.0.1:4222"] });
+    expect(parseEnv(natsEnv, {})).toEqual({ NATS_URL: ["nats://127.0.0.1:4222"], NATS_STREAM_REPLICAS: 1 });
   });
 
   it("splits NATS_URL into servers", () => {
@@ -211,6 +211,7 @@ describe("baseServiceEnv", () => {
     const schema = baseServiceEnv(9102).extend({ PROCESSORS: commaList(["validate", "dedup", "ohlcv"]) });
     expect(parseEnv(schema, {})).toEqual({
       NATS_URL: ["nats://127.0.0.1:4222"],
+      NATS_STREAM_REPLICAS: 1,
       LOG_LEVEL: "info",
       HTTP_PORT: 9102,
       PROCESSORS: ["validate", "dedup", "ohlcv"],
@@ -240,5 +241,15 @@ describe("loadConfig", () => {
       'config error: LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "chatty"',
       'config error: HTTP_PORT: expected an integer port 1-65535, got "abc"',
     ]);
+  });
+});
+
+describe("NATS_STREAM_REPLICAS", () => {
+  it("takes 1 to 5 and names the variable otherwise", () => {
+    expect(parseEnv(natsEnv, { NATS_STREAM_REPLICAS: "3" }).NATS_STREAM_REPLICAS).toBe(3);
+    for (const bad of ["0", "6", "two", "1.5"]) {
+      const error = configError(() => parseEnv(natsEnv, { NATS_STREAM_REPLICAS: bad }));
+      expect(error.issues[0]).toMatchObject({ variable: "NATS_STREAM_REPLICAS", received: bad });
+    }
   });
 });

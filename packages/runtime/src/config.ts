@@ -237,6 +237,13 @@ export const natsEnv = z
         return path;
       })
       .optional(),
+    /** Replicas of the JetStream streams the services create (3 in a 3-node cluster). */
+    NATS_STREAM_REPLICAS: z.coerce
+      .number({ error: "expected an integer from 1 to 5" })
+      .int("expected an integer from 1 to 5")
+      .min(1, "expected an integer from 1 to 5")
+      .max(5, "expected an integer from 1 to 5")
+      .default(1),
   })
   .superRefine(
     (value, ctx) => {
