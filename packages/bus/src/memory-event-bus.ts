@@ -52,6 +52,23 @@ interface Consumer {
 
 const RESOLVED = Promise.resolve();
 
+/** A delivery whose subject is only worked out when needed (dead letters): most never need it. */
+class LocalDelivery implements Delivery {
+  #subject: string | null;
+
+  constructor(
+    readonly event: StandardEvent,
+    private readonly stage: Stage,
+    subject: string | null,
+  ) {
+    this.#subject = subject;
+  }
+
+  get subject(): string {
+    return (this.#subject ??= subjectFor(this.event, this.stage));
+  }
+}
+
 /**
  * The in-process bus: each subscription (or group, or durable) has a bounded queue worked by its
  * handlers one event at a time. A durable keeps its queue while no subscriber is attached, so events
@@ -108,9 +125,10 @@ export class MemoryEventBus implements EventBus {
   /** Puts the event on every matching consumer's queue, applying the overflow policy. */
   #dispatch(event: StandardEvent, stage: Stage, subject: string | null, neverWait: boolean): Promise<void> {
     let pending: Promise<void>[] | null = null;
+    let delivery: Delivery | null = null;
     for (const consumer of this.#consumers.values()) {
       if (!matchesFilter(consumer.filter, event, stage)) continue;
-      const delivery: Delivery = { event, subject: subject ?? subjectFor(event, stage) };
+      delivery ??= new LocalDelivery(event, stage, subject);
       if (consumer.queue.push(delivery)) continue;
       const waiting = this.#overflowed(consumer, delivery, neverWait);
       if (waiting) (pending ??= []).push(waiting);
