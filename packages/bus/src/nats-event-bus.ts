@@ -13,6 +13,7 @@ import {
 } from "@market-scraper/events";
 import {
   AckPolicy,
+  type Consumer,
   DeliverPolicy,
   type JetStreamClient,
   type JetStreamManager,
@@ -66,6 +67,8 @@ export interface NatsEventBusOptions extends RetryOptions {
   /** Unacknowledged JetStream publishes in flight. Default 256. */
   publishWindow?: number;
   publishTimeoutMs?: number;
+  /** `core` mode: send the `Nats-Msg-Id` header too (costs ~1 µs per message). Default false. */
+  coreMsgId?: boolean;
   /** Events a plain or group subscription may buffer before dropping (counted). Default 10,000. */
   subscriptionQueueSize?: number;
   /** Create or update the MARKET, PROCESSED and SYSTEM streams at start. Default true. */
@@ -96,6 +99,11 @@ interface ActiveSubscription {
 }
 
 const DURABLE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Stable id per stored message and consumer, so a repeated dead letter is dropped by the server. */
+function letterIdOf(msg: JsMsg, durable: string): string {
+  return `dl-${msg.info.stream}-${msg.seq}-${durable}`;
+}
 
 /**
  * The NATS bus: core subscriptions (queue groups for `group`), JetStream durable pull consumers for
@@ -163,6 +171,7 @@ export class NatsEventBus implements EventBus {
       queueSize: o.publishQueueSize ?? 10_000,
       window: o.publishWindow ?? 256,
       timeoutMs: o.publishTimeoutMs ?? 5000,
+      coreMsgId: o.coreMsgId ?? false,
       logger: this.#logger,
       metrics: this.#metrics,
     });
@@ -388,9 +397,11 @@ export class NatsEventBus implements EventBus {
     state: { stopped: boolean },
   ): Promise<void> {
     const expires = this.#options.pullExpiresMs ?? 1000;
+    let consumer: Consumer | null = null;
     while (!state.stopped) {
       try {
-        const consumer = await this.#js!.consumers.get(stream, durable);
+        // Looked up once (an API request), again only after an error.
+        consumer ??= await this.#js!.consumers.get(stream, durable);
         const messages = await consumer.fetch({ max_messages: batch, expires });
         for await (const msg of messages) {
           if (state.stopped) {
@@ -405,6 +416,7 @@ export class NatsEventBus implements EventBus {
           if (!queued) msg.nak();
         }
       } catch (err) {
+        consumer = null;
         if (state.stopped) break;
         this.#logger.warn({ err: errorMessage(err), stream, durable }, "pull failed; retrying");
         await sleep(500);
@@ -466,69 +478,83 @@ export class NatsEventBus implements EventBus {
         await queue.waitForItem();
         continue;
       }
-      await this.#handleDurable(msg, filter, handler, durable);
+      const pending = this.#handleDurable(msg, filter, handler, durable);
+      if (pending !== undefined) await pending;
     }
   }
 
-  async #handleDurable(
+  /**
+   * Handles one durable message; returns a promise only when something must be awaited (an async
+   * handler, a failure, a dead letter), so the common case costs no extra promise per message.
+   */
+  #handleDurable(
     msg: JsMsg,
     filter: DurableFilter,
     handler: EventHandler,
     durable: string,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     // A consumer reading a whole stream also sees subjects outside the subscription (e.g. deadletter.>).
     if (!filter.patterns.some((p) => subjectMatchesPattern(msg.subject, p))) {
       msg.ack();
-      return;
+      return undefined;
     }
     const decoded = decodeMessage(msg.subject, msg.data, filter.filter);
-    // Stable id per stored message and consumer, so a repeated dead-letter is dropped by the server.
-    const letterId = `dl-${msg.info.stream}-${msg.seq}-${durable}`;
     if (decoded.kind === "filtered") {
       msg.ack();
-      return;
+      return undefined;
     }
     if (decoded.kind === "malformed") {
       this.#metrics.malformed++;
-      await this.#deadLetter(
-        {
-          subject: msg.subject,
-          data: msg.data,
-          reason: "MALFORMED",
-          error: decoded.error,
-          attempts: msg.info.deliveryCount,
-        },
-        letterId,
-      );
-      msg.term();
-      return;
+      const letter: DeadLetter = {
+        subject: msg.subject,
+        data: msg.data,
+        reason: "MALFORMED",
+        error: decoded.error,
+        attempts: msg.info.deliveryCount,
+      };
+      return this.#deadLetter(letter, letterIdOf(msg, durable)).then(() => msg.term());
     }
     const { event } = decoded.delivery;
+    let result: void | Promise<void>;
     try {
-      const result = handler(event);
-      if (result !== undefined) await result;
+      result = handler(event);
+    } catch (err) {
+      return this.#durableFailed(msg, event, err, durable);
+    }
+    if (result === undefined) {
       this.#metrics.delivered++;
       msg.ack();
-    } catch (err) {
-      this.#metrics.failed++;
-      const attempts = msg.info.deliveryCount;
-      if (attempts >= this.#policy.maxDeliver) {
-        await this.#deadLetter(
-          {
-            subject: msg.subject,
-            data: msg.data,
-            reason: "HANDLER_FAILED",
-            error: errorMessage(err),
-            attempts,
-            event_id: event.event_id,
-          },
-          letterId,
-        );
-        msg.term();
-      } else {
-        msg.nak(this.#policy.delayMs(attempts));
-      }
+      return undefined;
     }
+    return result.then(
+      () => {
+        this.#metrics.delivered++;
+        msg.ack();
+      },
+      (err: unknown) => this.#durableFailed(msg, event, err, durable),
+    );
+  }
+
+  /** A failed delivery: redelivered after the retry delay, or dead-lettered after `maxDeliver` tries. */
+  async #durableFailed(msg: JsMsg, event: StandardEvent, err: unknown, durable: string): Promise<void> {
+    this.#metrics.failed++;
+    const attempts = msg.info.deliveryCount;
+    if (attempts < this.#policy.maxDeliver) {
+      msg.nak(this.#policy.delayMs(attempts));
+      return;
+    }
+    await this.#deadLetter(
+      {
+        subject: msg.subject,
+        data: msg.data,
+        reason: "HANDLER_FAILED",
+        error: errorMessage(err),
+        attempts,
+        event_id: event.event_id,
+      },
+      letterIdOf(msg, durable),
+    );
+    msg.term();
   }
 
   /** Publishes the original bytes on `deadletter.<subject>` and an `error` event; resolves once both are stored. */

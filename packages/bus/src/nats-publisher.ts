@@ -28,6 +28,8 @@ export interface NatsPublisherOptions {
   queueSize: number;
   window: number;
   timeoutMs: number;
+  /** Core mode: also send `Nats-Msg-Id` (JetStream mode always does). */
+  coreMsgId: boolean;
   logger: BusLogger;
   metrics: BusMetrics;
 }
@@ -63,6 +65,7 @@ export class NatsPublisher {
   #paused = false;
   #consecutiveFailures = 0;
   #flushWaiters: (() => void)[] = [];
+  #pumpScheduled = false;
   #lastFailureLog = 0;
 
   constructor(
@@ -80,15 +83,31 @@ export class NatsPublisher {
   /** Accepts a message for sending; waits while the queue is full. */
   enqueue(item: Outbound): Promise<void> {
     if (this.#queue.push(item)) {
-      this.#pump();
+      this.#schedulePump();
       return RESOLVED;
     }
     return this.#enqueueSlow(item);
   }
 
   async #enqueueSlow(item: Outbound): Promise<void> {
-    while (!this.#queue.push(item)) await this.#queue.waitForSpace();
-    this.#pump();
+    while (!this.#queue.push(item)) {
+      this.#schedulePump();
+      await this.#queue.waitForSpace();
+    }
+    this.#schedulePump();
+  }
+
+  /**
+   * Sends once per event-loop turn rather than once per publish: a producer awaiting each publish
+   * would otherwise make the client write to the socket once per message.
+   */
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    setImmediate(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
   }
 
   /** Sends and resolves once stored (or rejects when given up). */
@@ -120,7 +139,9 @@ export class NatsPublisher {
   #send(item: Outbound): void {
     if (this.options.mode === "core") {
       try {
-        if (item.msgId === undefined) {
+        // A core publish that throws was never sent, so a retry cannot duplicate it: the header would
+        // only serve JetStream de-duplication of copies sent by other means, and costs ~1 µs per message.
+        if (item.msgId === undefined || !this.options.coreMsgId) {
           this.nc.publish(item.subject, item.data);
         } else {
           const h = headers();
