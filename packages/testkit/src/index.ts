@@ -49,3 +49,14 @@ export {
   type TickerOverrides,
   type TradeOverrides,
 } from "./event-factories.js";
+export {
+  FakeHyperliquidServer,
+  type FakeHlCandle,
+  type FakeHlLevel,
+  type FakeHlRestRequest,
+  type FakeHlSpotPair,
+  type FakeHlSpotToken,
+  type FakeHlSubscription,
+  type FakeHlTrade,
+  type FakeHyperliquidOptions,
+} from "./fake-hyperliquid-server.js";

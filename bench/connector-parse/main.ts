@@ -1,0 +1,305 @@
+/**
+ * connector-parse: Hyperliquid WebSocket frames (text, as received) → validated `StandardEvent`s ready to
+ * publish, beside the same frames through `JSON.parse` alone, in the same run. The ratio
+ * (our frames/s ÷ JSON.parse frames/s) is the figure: 1.0 would mean the mapping is free.
+ *
+ * Run from the repo root: `pnpm --filter @market-scraper/bench connector-parse` (after `pnpm build`).
+ * Env: BENCH_REPS (11 rounds per case), BENCH_FRAMES (4000 distinct frames per kind).
+ */
+import { cpus } from "node:os";
+import { HyperliquidFeed, HyperliquidParser, noopConnectorMetrics } from "@market-scraper/connector-service";
+import { EventType, StandardEvent } from "@market-scraper/events";
+
+const REPS = Number(process.env.BENCH_REPS ?? 11);
+const FRAMES = Number(process.env.BENCH_FRAMES ?? 4000);
+const MARKETS = [
+  { coin: "BTC", symbol: "BTC-USD", kind: "perp" as const },
+  { coin: "ETH", symbol: "ETH-USD", kind: "perp" as const },
+  { coin: "@107", symbol: "HYPE-USDC", kind: "spot" as const },
+];
+
+// Deterministic pseudo-random numbers, so every run measures the same frames.
+let seed = 42;
+function rand(): number {
+  seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+  return seed / 2 ** 32;
+}
+const hex = (n: number): string =>
+  Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join("");
+
+/** Live-format trade frames (with `users` and `hash`): 1 trade most often, sometimes a sweep of several. */
+function tradeFrames(count: number): string[] {
+  const frames: string[] = [];
+  let time = 1_790_232_216_193;
+  let tid = 1_045_359_869_404_765;
+  for (let f = 0; f < count; f += 1) {
+    const market = MARKETS[f % 3]!;
+    const r = rand();
+    const n = r < 0.6 ? 1 : r < 0.85 ? 2 : r < 0.95 ? 4 : 8;
+    time += 1 + Math.floor(rand() * 400);
+    const base = market.coin === "BTC" ? 84_143 : market.coin === "ETH" ? 3_012.4 : 38.214;
+    const hash = `0x${hex(64)}`;
+    const side = rand() < 0.5 ? "A" : "B";
+    const data = Array.from({ length: n }, (_, i) => ({
+      coin: market.coin,
+      side,
+      px: (base + (side === "B" ? i : -i) * 0.5 + Math.floor(rand() * 20) * 0.1).toFixed(
+        market.coin === "BTC" ? 1 : 2,
+      ),
+      sz: (rand() * 2).toFixed(5),
+      time,
+      hash,
+      tid: (tid += 1 + Math.floor(rand() * 1_000_000)),
+      users: [`0x${hex(40)}`, `0x${hex(40)}`],
+    }));
+    frames.push(JSON.stringify({ channel: "trades", data }));
+  }
+  return frames;
+}
+
+/** `l2Book` snapshots as the server pushes them by default: 20 levels a side. */
+function bookFrames(count: number): string[] {
+  const frames: string[] = [];
+  let time = 1_790_232_216_193;
+  for (let f = 0; f < count; f += 1) {
+    const market = MARKETS[f % 3]!;
+    const mid =
+      (market.coin === "BTC" ? 84_143 : market.coin === "ETH" ? 3_012.4 : 38.214) *
+      (1 + (rand() - 0.5) / 100);
+    const tick = market.coin === "BTC" ? 1 : market.coin === "ETH" ? 0.1 : 0.001;
+    const digits = market.coin === "BTC" ? 1 : market.coin === "ETH" ? 2 : 4;
+    const side = (dir: number) =>
+      Array.from({ length: 20 }, (_, i) => ({
+        px: (mid + dir * (i + 1) * tick).toFixed(digits),
+        sz: (rand() * 10).toFixed(5),
+        n: 1 + Math.floor(rand() * 20),
+      }));
+    time += 500;
+    frames.push(
+      JSON.stringify({ channel: "l2Book", data: { coin: market.coin, time, levels: [side(-1), side(1)] } }),
+    );
+  }
+  return frames;
+}
+
+let sink = 0;
+
+type Path = (frames: readonly string[], from: number, to: number) => void;
+
+const jsonParseOnly: Path = (frames, from, to) => {
+  for (let i = from; i < to; i += 1) {
+    const frame = JSON.parse(frames[i]!) as { channel: string };
+    sink += frame.channel.length;
+  }
+};
+
+function parserPath(parser: HyperliquidParser): Path {
+  return (frames, from, to) => {
+    for (let i = from; i < to; i += 1) sink += parser.parse(frames[i]!, 1_790_232_216_200 + i).kind.length;
+  };
+}
+
+/** The connector's whole path: parse, drop trades already seen, hand each event to the publish hook. */
+function feedPath(): { path: Path; reset: () => void } {
+  let feed = newFeed();
+  function newFeed(): HyperliquidFeed {
+    return new HyperliquidFeed({
+      markets: MARKETS,
+      metrics: noopConnectorMetrics,
+      hooks: { publish: () => (sink += 1), error: () => undefined },
+    });
+  }
+  return {
+    path: (frames, from, to) => {
+      for (let i = from; i < to; i += 1) feed.handleFrame(frames[i]!, 1_790_232_216_200 + i);
+    },
+    // A fresh de-duplicator per round: every trade is new, as live.
+    reset: () => (feed = newFeed()),
+  };
+}
+
+/** For context: the same frames through the schema-validated `StandardEvent.create` (zod) per event. */
+const zodCreate: Path = (frames, from, to) => {
+  for (let i = from; i < to; i += 1) {
+    const frame = JSON.parse(frames[i]!) as { channel: string; data: unknown };
+    if (frame.channel === "trades") {
+      for (const t of frame.data as {
+        coin: string;
+        px: string;
+        sz: string;
+        time: number;
+        tid: number;
+        side: string;
+      }[]) {
+        const ts = new Date(t.time).toISOString();
+        const e = StandardEvent.create({
+          event_type: EventType.TRADE,
+          source: "hyperliquid",
+          payload: {
+            symbol: `${t.coin}-USD`,
+            raw_symbol: t.coin,
+            price: Number(t.px),
+            volume: Number(t.sz),
+            timestamp: ts,
+            side: t.side === "B" ? "buy" : "sell",
+            trade_id: String(t.tid),
+          },
+        });
+        sink += e.event_id.length;
+      }
+    } else {
+      const d = frame.data as { coin: string; time: number; levels: { px: string; sz: string }[][] };
+      const toLevels = (side: { px: string; sz: string }[]) =>
+        side.map((l) => [Number(l.px), Number(l.sz)] as [number, number]);
+      const bids = toLevels(d.levels[0]!);
+      const asks = toLevels(d.levels[1]!);
+      const e = StandardEvent.create({
+        event_type: EventType.ORDER_BOOK,
+        source: "hyperliquid",
+        payload: {
+          symbol: `${d.coin}-USD`,
+          bid: bids[0]![0],
+          ask: asks[0]![0],
+          bid_volume: bids[0]![1],
+          ask_volume: asks[0]![1],
+          timestamp: new Date(d.time).toISOString(),
+          bids,
+          asks,
+        },
+      });
+      sink += e.event_id.length;
+    }
+  }
+};
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Every event the fast path builds must be a valid StandardEvent (the same check as the unit test). */
+function checkValid(frames: readonly string[]): number {
+  const parser = new HyperliquidParser({ markets: MARKETS });
+  let events = 0;
+  for (const [i, text] of frames.entries()) {
+    const result = parser.parse(text, 1_790_232_216_200 + i);
+    const list =
+      result.kind === "trades" ? result.events : result.kind === "book" && result.event ? [result.event] : [];
+    if (list.length === 0) throw new Error(`frame ${i} gave no event (${result.kind})`);
+    for (const event of list) StandardEvent.parse(event);
+    events += list.length;
+  }
+  return events;
+}
+
+interface Row {
+  name: string;
+  frames: number;
+  events: number;
+  bytes: number;
+  json: number;
+  ours: number;
+  feed: number;
+  zod: number;
+  oursRatio: number;
+  feedRatio: number;
+  zodRatio: number;
+}
+
+/**
+ * Frames per block: the paths alternate block by block (in rotating order), so load on a shared machine
+ * and cache effects hit all alike.
+ */
+const BLOCK = 250;
+
+function measure(name: string, frames: string[]): Row {
+  const events = checkValid(frames);
+  const feed = feedPath();
+  const paths: Path[] = [
+    jsonParseOnly,
+    parserPath(new HyperliquidParser({ markets: MARKETS })),
+    feed.path,
+    zodCreate,
+  ];
+  const round = (): number[] => {
+    const seconds = paths.map(() => 0);
+    feed.reset();
+    for (let from = 0, block = 0; from < frames.length; from += BLOCK, block += 1) {
+      const to = Math.min(frames.length, from + BLOCK);
+      // The first path over a block reads its frames from memory, the next ones from the CPU cache:
+      // rotate which path goes first so none is favoured.
+      for (let k = 0; k < paths.length; k += 1) {
+        const p = (block + k) % paths.length;
+        const start = process.hrtime.bigint();
+        paths[p]!(frames, from, to);
+        seconds[p]! += Number(process.hrtime.bigint() - start) / 1e9;
+      }
+    }
+    return seconds.map((s) => frames.length / s);
+  };
+  for (let i = 0; i < 3; i += 1) round(); // warm-up: let the JIT settle on every path
+  const rounds = Array.from({ length: REPS }, round);
+  const bytes = frames.reduce((sum, f) => sum + f.length, 0) / frames.length;
+  // Rates: medians over rounds. Ratios: the median of each round's own ratio (robust to load drift).
+  const rate = (p: number): number => median(rounds.map((r) => r[p]!));
+  const ratio = (p: number): number => median(rounds.map((r) => r[p]! / r[0]!));
+  return {
+    name,
+    frames: frames.length,
+    events,
+    bytes,
+    json: rate(0),
+    ours: rate(1),
+    feed: rate(2),
+    zod: rate(3),
+    oursRatio: ratio(1),
+    feedRatio: ratio(2),
+    zodRatio: ratio(3),
+  };
+}
+
+const k = (n: number): string => `${(n / 1000).toFixed(0)}k`;
+const trades = tradeFrames(FRAMES);
+const books = bookFrames(FRAMES);
+const mixed = trades.flatMap((t, i) => [t, t, t, books[i]!]).slice(0, FRAMES * 2); // ~3 trade frames per book frame
+
+const rows = [measure("trades", trades), measure("l2Book (20x20)", books), measure("mixed 3:1", mixed)];
+console.log(
+  `connector-parse — Hyperliquid frames → validated StandardEvents (node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"})`,
+);
+console.log(
+  `${REPS} rounds over ${FRAMES} distinct frames per kind, the paths alternating every ${BLOCK} frames; medians\n`,
+);
+const header = [
+  "frames",
+  "bytes/frame",
+  "events/frame",
+  "JSON.parse only",
+  "parser → events",
+  "ratio",
+  "+ dedup (feed)",
+  "ratio",
+  "zod create()",
+  "ratio",
+];
+const table = rows.map((r) => [
+  r.name,
+  r.bytes.toFixed(0),
+  (r.events / r.frames).toFixed(2),
+  `${k(r.json)} frames/s`,
+  `${k(r.ours)} frames/s`,
+  r.oursRatio.toFixed(2),
+  `${k(r.feed)} frames/s`,
+  r.feedRatio.toFixed(2),
+  `${k(r.zod)} frames/s`,
+  r.zodRatio.toFixed(2),
+]);
+const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ");
+console.log(line(header));
+console.log(widths.map((w) => "-".repeat(w)).join("-|-"));
+for (const row of table) console.log(line(row));
+console.log(
+  `\nratio = frames/s ÷ JSON.parse-only frames/s on the same frames in the same run (goal ≥ 0.75).`,
+);
+if (sink === -1) console.log("");

@@ -1,0 +1,400 @@
+/**
+ * pipeline: the whole pipeline, end to end, as users run it (the built `dist/main.js` of each service).
+ *
+ *   exchange frames ─▶ connector ─▶ processor ─▶ storage (persisted) ─▶ … and ─▶ gateway ─▶ WebSocket client
+ *
+ * The connector replays a raw capture (`CONNECTORS=replay REPLAY_SPEED=max`) from a named pipe that this
+ * script writes: frames reach the connector exactly when we write them, so the run starts when the
+ * WebSocket client is subscribed, and each frame's `ms` (the connector's `received_at`) is its write time.
+ * For each mode (distributed: four processes on a private nats-server with PostgreSQL; standalone: one
+ * process on MemoryEventBus with SQLite):
+ *   1. latency: BENCH_RATE trades/s (default 2,000) for BENCH_LATENCY_SECONDS; per processed trade on the
+ *      WebSocket: now − received_at (exchange frame received → client), p50/p99 after a 1 s warm-up;
+ *   2. throughput: BENCH_EVENTS trades (default 50,000) written as fast as the pipe takes them; events/s
+ *      = trades / (first → last processed trade at the client), once storage has persisted them all
+ *      (`market_scraper_storage_events_stored_total` ≥ 2 × trades: the market and the processed copy);
+ *   3. RSS: peak resident memory (VmHWM) of every process.
+ * Beside it, the raw JetStream limit on the same server in the same run: publish (acks awaited per 256)
+ * + durable pull consumer (consume, ack each) of the same number of trade-sized messages.
+ *
+ * Goals: distributed ≥ 0.5 × raw JetStream; p99 < 50 ms at 2,000 events/s; standalone RSS < 250 MB.
+ * Run from the repo root: `pnpm build && pnpm --filter @market-scraper/bench pipeline`.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort, startNats, startPostgres } from "@market-scraper/testkit";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { WebSocket } from "ws";
+import { percentile } from "../bus-throughput/stats.js";
+
+function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a number > 0, got '${raw}'`);
+  return value;
+}
+
+const N = Math.round(envNumber("BENCH_EVENTS", 50_000));
+const RATE = envNumber("BENCH_RATE", 2_000);
+const LATENCY_S = envNumber("BENCH_LATENCY_SECONDS", 5);
+const MODES = (process.env.BENCH_MODES ?? "distributed,standalone").split(",").map((s) => s.trim());
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const mainOf = (service: string) => join(ROOT, "services", service, "dist", "main.js");
+
+const tmp = mkdtempSync(join(tmpdir(), "bench-pipeline-"));
+const cleanups: (() => Promise<void> | void)[] = [() => rmSync(tmp, { recursive: true, force: true })];
+
+// ---- the exchange side: trade frames in the connector's capture format -------------------------
+
+const COINS = ["BTC", "ETH"] as const;
+const MARKETS = JSON.stringify({
+  type: "markets",
+  connector: "hyperliquid",
+  markets: COINS.map((coin) => ({ coin, symbol: `${coin}-USD`, kind: "perp" })),
+});
+let tid = 5_000_000_000;
+/** One `trades` frame with one trade, stamped with the write time (`ms`) and exchange time `time`. */
+function tradeLine(time: number): string {
+  tid += 1;
+  const coin = COINS[tid % 2]!;
+  const px = (coin === "BTC" ? 84_000 : 3_100) + (tid % 97) / 10;
+  const frame = JSON.stringify({
+    channel: "trades",
+    data: [
+      {
+        coin,
+        side: tid % 3 === 0 ? "A" : "B",
+        px: px.toFixed(1),
+        sz: ((tid % 1000) / 1000 + 0.001).toFixed(5),
+        time,
+        hash: `0x${tid.toString(16).padStart(64, "0")}`,
+        tid,
+        users: ["0x9aa589355bf745db9784c8ef3c646360f11b58af", "0x8269c0a4f5f1a14582e0aa46856a234893c41970"],
+      },
+    ],
+  });
+  return `{"type":"frame","ms":${Date.now()},"frame":${JSON.stringify(frame)}}\n`;
+}
+
+function write(stream: WriteStream, text: string): Promise<void> {
+  return stream.write(text)
+    ? Promise.resolve()
+    : new Promise((resolve) => stream.once("drain", () => resolve()));
+}
+
+// ---- processes -----------------------------------------------------------------------------------
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+}
+
+async function spawnMain(name: string, service: string, env: Record<string, string>): Promise<Proc> {
+  const port = await freePort();
+  let output = "";
+  const child = spawn(process.execPath, [mainOf(service)], {
+    cwd: tmp,
+    env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "warn", ...env, HTTP_PORT: String(port) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.on("data", (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
+  child.stderr?.on("data", (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
+  const proc = { name, child, url: `http://127.0.0.1:${port}`, output: () => output };
+  cleanups.push(() => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  });
+  return proc;
+}
+
+async function until(
+  probe: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await probe()) return;
+    } catch {
+      // not yet
+    }
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function ready(p: Proc): Promise<void> {
+  await until(
+    async () => {
+      if (p.child.exitCode !== null) throw new Error(`${p.name} exited: ${p.output()}`);
+      return (await fetch(`${p.url}/readyz`)).ok;
+    },
+    60_000,
+    `${p.name} ready`,
+  ).catch((err: unknown) => {
+    throw new Error(`${String(err)}\n${p.output()}`);
+  });
+}
+
+async function storedTotal(p: Proc): Promise<number> {
+  const text = await (await fetch(`${p.url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith("market_scraper_storage_events_stored_total"));
+  return line === undefined ? 0 : Number(line.split(" ").at(-1));
+}
+
+/** Peak resident set size (VmHWM) in MB. */
+function peakRssMb(p: Proc): number {
+  const status = readFileSync(`/proc/${p.child.pid}/status`, "utf8");
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+async function stop(p: Proc): Promise<void> {
+  if (p.child.exitCode !== null) return;
+  const exited = new Promise((r) => p.child.once("exit", r));
+  p.child.kill("SIGTERM");
+  const timer = setTimeout(() => p.child.kill("SIGKILL"), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// ---- the client ----------------------------------------------------------------------------------
+
+class Client {
+  /** Arrival time (performance.now) and latency (ms, from received_at) of each processed trade. */
+  readonly arrivals: number[] = [];
+  readonly latencies: number[] = [];
+  constructor(readonly ws: WebSocket) {
+    ws.on("message", (data: Buffer) => {
+      const text = data.toString("utf8");
+      if (!text.startsWith('{"type":"event"')) return;
+      const now = Date.now();
+      this.arrivals.push(performance.now());
+      const match = /"received_at":"([^"]+)"/.exec(text);
+      if (match) this.latencies.push(now - Date.parse(match[1]!));
+    });
+  }
+
+  static async open(url: string): Promise<Client> {
+    const ws = new WebSocket(`${url.replace("http", "ws")}/v1/stream`);
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+    });
+    const client = new Client(ws);
+    const subscribed = new Promise<void>((resolve) =>
+      ws.on("message", (d: Buffer) => {
+        if (d.toString().includes('"type":"subscribed"')) resolve();
+      }),
+    );
+    ws.send(JSON.stringify({ action: "subscribe", event_types: ["trade"] }));
+    await subscribed;
+    return client;
+  }
+}
+
+// ---- one mode ------------------------------------------------------------------------------------
+
+interface ModeResult {
+  mode: string;
+  eventsPerSecond: number;
+  p50: number;
+  p99: number;
+  latencySamples: number;
+  rss: { name: string; mb: number }[];
+}
+
+async function runMode(mode: string, natsUrl: string, pgUrl: string): Promise<ModeResult> {
+  const fifo = join(tmp, `${mode}.jsonl`);
+  execFileSync("mkfifo", [fifo]);
+  const common = {
+    GATEWAY_STREAM_BUFFER: "1000000", // the bench client must never be cut as a slow consumer
+    HEARTBEAT_INTERVAL: "0",
+    OHLCV_INTERVALS: "1m",
+  };
+  const replay = { CONNECTORS: "replay", REPLAY_FILE: fifo, REPLAY_SPEED: "max" };
+  let procs: Proc[];
+  let gateway: Proc;
+  let storage: Proc;
+  if (mode === "distributed") {
+    const env = { ...common, NATS_URL: natsUrl };
+    storage = await spawnMain("storage", "storage-service", { ...env, DATABASE_URL: pgUrl });
+    const processor = await spawnMain("processor", "processor-service", env);
+    gateway = await spawnMain("gateway", "gateway-service", env);
+    const connector = await spawnMain("connector", "connector-service", { ...env, ...replay });
+    procs = [connector, processor, storage, gateway];
+  } else {
+    const single = await spawnMain("standalone", "standalone", {
+      ...common,
+      ...replay,
+      DATABASE_URL: `sqlite:${join(tmp, "standalone.db")}`,
+    });
+    procs = [single];
+    gateway = single;
+    storage = single;
+  }
+  // The connector blocks opening the pipe until we open it: readiness of the others first.
+  await Promise.all(procs.filter((p) => p.name !== "connector").map((p) => ready(p)));
+  const client = await Client.open(gateway.url);
+  const pipe = createWriteStream(fifo);
+  await write(pipe, `${MARKETS}\n`);
+  await Promise.all(procs.map((p) => ready(p)));
+
+  // 1. latency at a fixed rate, in 10 ms ticks
+  const latencyEvents = Math.round(RATE * LATENCY_S);
+  const t0 = performance.now();
+  let sent = 0;
+  while (sent < latencyEvents) {
+    const due = Math.min(latencyEvents, Math.floor(((performance.now() - t0) / 1000) * RATE));
+    let chunk = "";
+    for (; sent < due; sent++) chunk += tradeLine(Date.now() - 60_000);
+    if (chunk !== "") await write(pipe, chunk);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await until(() => client.arrivals.length >= latencyEvents, 60_000, `${mode}: paced trades at the client`);
+  // Skip the first second (at most half of the samples): connections and JIT warm up.
+  const skip = Math.min(Math.round(RATE), Math.floor(client.latencies.length / 2));
+  const warm = client.latencies.slice(skip).sort((a, b) => a - b);
+  const p50 = percentile(warm, 50);
+  const p99 = percentile(warm, 99);
+
+  // 2. throughput: N trades as fast as the pipe takes them
+  const before = client.arrivals.length;
+  const storedBefore = await storedTotal(storage);
+  const base = Date.now() - 120_000;
+  for (let i = 0; i < N; i += 1000) {
+    let chunk = "";
+    for (let k = i; k < Math.min(N, i + 1000); k++) chunk += tradeLine(base + Math.floor(k / 50));
+    await write(pipe, chunk);
+  }
+  pipe.end();
+  await until(() => client.arrivals.length >= before + N, 300_000, `${mode}: all trades at the client`);
+  await until(
+    async () => (await storedTotal(storage)) - storedBefore >= 2 * N,
+    300_000,
+    `${mode}: all persisted`,
+  );
+  const persistedAt = performance.now();
+  const first = client.arrivals[before]!;
+  const last = Math.max(client.arrivals[before + N - 1]!, persistedAt);
+  const eventsPerSecond = (N - 1) / ((last - first) / 1000);
+  const rss = procs.map((p) => ({ name: p.name, mb: peakRssMb(p) }));
+  client.ws.close();
+  for (const p of procs.reverse()) await stop(p);
+  return { mode, eventsPerSecond, p50, p99, latencySamples: warm.length, rss };
+}
+
+// ---- raw JetStream -------------------------------------------------------------------------------
+
+async function rawJetStream(natsUrl: string): Promise<number> {
+  const nc = await connect({ servers: natsUrl, noAsyncTraces: true });
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  await jsm.streams.add({ name: "BENCH_RAW", subjects: ["benchraw.>"] });
+  await jsm.consumers.add("BENCH_RAW", {
+    durable_name: "raw",
+    ack_policy: AckPolicy.Explicit,
+    max_ack_pending: 20_000,
+  });
+  // A trade event's size on the wire (~600 bytes as the connector publishes it).
+  const body = Buffer.from(tradeLine(Date.now()).padEnd(600, " "));
+  const consumer = await js.consumers.get("BENCH_RAW", "raw");
+  let consumed = 0;
+  const t0 = performance.now();
+  let messages: Awaited<ReturnType<typeof consumer.consume>> | undefined;
+  const done = new Promise<number>((resolve, reject) => {
+    consumer
+      .consume({
+        max_messages: 1000,
+        callback: (m) => {
+          m.ack();
+          if (++consumed === N) resolve(performance.now());
+        },
+      })
+      .then((m) => (messages = m), reject);
+  });
+  for (let i = 0; i < N; i += 256) {
+    const window = [];
+    for (let k = i; k < Math.min(N, i + 256); k++) {
+      window.push(js.publish(`benchraw.trade.${k % 2}`, body, { msgID: `raw-${k}` }));
+    }
+    await Promise.all(window);
+  }
+  const end = await done;
+  await messages?.close();
+  await jsm.streams.delete("BENCH_RAW");
+  await nc.close();
+  return N / ((end - t0) / 1000);
+}
+
+// ---- main ----------------------------------------------------------------------------------------
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+
+async function main(): Promise<void> {
+  for (const service of [
+    "connector-service",
+    "processor-service",
+    "storage-service",
+    "gateway-service",
+    "standalone",
+  ]) {
+    readFileSync(mainOf(service)); // throws early when not built
+  }
+  console.log(
+    `pipeline bench: ${fmt(N)} trades at full speed, ${fmt(RATE)} trades/s for ${LATENCY_S} s; ` +
+      `${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}`,
+  );
+  const nats = await startNats({ isolated: true });
+  cleanups.push(() => nats.stop());
+  const pg = await startPostgres();
+  cleanups.push(() => pg.stop());
+
+  const raw = await rawJetStream(nats.url);
+  console.log(`raw JetStream publish+consume: ${fmt(raw)} events/s`);
+  const results: ModeResult[] = [];
+  for (const mode of MODES) {
+    const result = await runMode(mode, nats.url, pg.url);
+    results.push(result);
+    console.log(
+      `${mode}: ${fmt(result.eventsPerSecond)} events/s, p50 ${result.p50} ms, p99 ${result.p99} ms`,
+    );
+  }
+
+  const lines = [
+    "| run | events/s | × raw JetStream | p50 / p99 at " + fmt(RATE) + " ev/s | peak RSS |",
+    "| --- | ---: | ---: | ---: | --- |",
+    `| raw JetStream publish + consume (limit) | ${fmt(raw)} | 1.00 | — | — |`,
+    ...results.map(
+      (r) =>
+        `| ${r.mode} | ${fmt(r.eventsPerSecond)} | ${(r.eventsPerSecond / raw).toFixed(2)} | ` +
+        `${r.p50} / ${r.p99} ms | ${r.rss.map((x) => `${x.name} ${Math.round(x.mb)} MB`).join(", ")} |`,
+    ),
+  ];
+  console.log(`\n${lines.join("\n")}\n`);
+  const distributed = results.find((r) => r.mode === "distributed");
+  const standalone = results.find((r) => r.mode === "standalone");
+  const goals = [
+    distributed &&
+      `distributed ≥ 0.5 × raw JetStream: ${(distributed.eventsPerSecond / raw).toFixed(2)} ${distributed.eventsPerSecond >= 0.5 * raw ? "MET" : "NOT MET"}`,
+    ...results.map(
+      (r) => `${r.mode} p99 < 50 ms at ${fmt(RATE)}/s: ${r.p99} ms ${r.p99 < 50 ? "MET" : "NOT MET"}`,
+    ),
+    standalone &&
+      `standalone RSS < 250 MB: ${Math.round(standalone.rss[0]!.mb)} MB ${standalone.rss[0]!.mb < 250 ? "MET" : "NOT MET"}`,
+  ].filter((x): x is string => typeof x === "string");
+  console.log(goals.map((g) => `goal: ${g}`).join("\n"));
+}
+
+try {
+  await main();
+} finally {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+}

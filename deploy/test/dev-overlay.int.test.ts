@@ -1,0 +1,230 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  FakeHyperliquidServer,
+  type PostgresServerHandle,
+  freePort,
+  startPostgres,
+  waitFor,
+} from "@market-scraper/testkit";
+import { connect } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { K8S_DIR, type K8sObject, render } from "./render.js";
+
+/**
+ * The rendered dev overlay with NATS auth, run on this machine: NATS started with the manifest's own
+ * configuration (auth and permissions included), each service started with its Deployment's command and
+ * environment (cluster hosts mapped to 127.0.0.1), the fake exchange in place of Hyperliquid.
+ */
+const ROOT = join(K8S_DIR, "..", "..");
+const SERVICES = ["storage-service", "processor-service", "connector-service", "gateway-service"] as const;
+const PASSWORDS = Object.fromEntries(
+  ["connector", "processor", "storage", "gateway"].map((u) => [u, `p${randomBytes(12).toString("hex")}`]),
+);
+
+interface Container {
+  env?: {
+    name: string;
+    value?: string;
+    valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: unknown };
+  }[];
+  envFrom?: { configMapRef?: { name: string } }[];
+  ports?: { containerPort: number }[];
+}
+type Workload = K8sObject & { spec: { template: { spec: { containers: Container[] } } } };
+
+const objects = render({ name: "dev + nats-auth", overlay: "dev", components: ["nats-auth"] });
+const byKind = (kind: string, name: string) =>
+  objects.find((o) => o.kind === kind && o.metadata.name.startsWith(name));
+
+const children: ChildProcess[] = [];
+let workdir: string;
+let natsUrl: string;
+let postgres: PostgresServerHandle;
+let exchange: FakeHyperliquidServer;
+const httpPorts: Record<string, number> = {};
+
+/** A Secret's value; undefined for an optional Secret the overlay does not create (gateway-api-keys). */
+function secretValue(ref: { name: string; key: string }): string | undefined {
+  if (ref.name === "nats-credentials") return PASSWORDS[ref.key]!;
+  if (ref.name === "storage-database" && ref.key === "url") return postgres.url;
+  const secret = byKind("Secret", ref.name) as (K8sObject & { data: Record<string, string> }) | undefined;
+  const value = secret?.data[ref.key];
+  return value === undefined ? undefined : Buffer.from(value, "base64").toString("utf8");
+}
+
+/** The container's environment as Kubernetes would build it, with cluster hosts mapped to this machine. */
+function environment(name: string): Record<string, string> {
+  const workload = objects.find(
+    (o) => (o.kind === "Deployment" || o.kind === "StatefulSet") && o.metadata.name === name,
+  ) as Workload;
+  const container = workload.spec.template.spec.containers[0]!;
+  const env: Record<string, string> = {};
+  for (const from of container.envFrom ?? []) {
+    const cm = byKind("ConfigMap", from.configMapRef!.name) as K8sObject & { data: Record<string, string> };
+    Object.assign(env, cm.data);
+  }
+  for (const e of container.env ?? []) {
+    if (e.value !== undefined) env[e.name] = e.value.replace(/\$\((\w+)\)/g, (_, v: string) => env[v] ?? "");
+    else if (e.valueFrom?.secretKeyRef) {
+      const value = secretValue(e.valueFrom.secretKeyRef);
+      if (value !== undefined) env[e.name] = value;
+    } else if (e.valueFrom?.fieldRef) env[e.name] = "0"; // the pod index of a single replica
+  }
+  if (env["PROCESSOR_PARTITION"]) env["PROCESSOR_PARTITION"] = `0/${env["PROCESSOR_PARTITIONS"]}`;
+  env["NATS_URL"] = env["NATS_URL"]!.replace("nats://nats:4222", natsUrl);
+  if (env["HYPERLIQUID_WS_URL"]) env["HYPERLIQUID_WS_URL"] = exchange.wsUrl;
+  if (env["HYPERLIQUID_REST_URL"]) env["HYPERLIQUID_REST_URL"] = exchange.restUrl;
+  env["HTTP_PORT"] = String(httpPorts[name]);
+  return env;
+}
+
+const output = new Map<string, string>();
+
+function start(
+  command: string,
+  args: string[],
+  options: { cwd: string; env: Record<string, string> },
+): ChildProcess {
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: { PATH: `${process.env["PATH"] ?? ""}:/usr/sbin:/usr/local/bin`, ...options.env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const key = `${command} ${options.cwd}`;
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    output.set(key, ((output.get(key) ?? "") + chunk).slice(-2000));
+  });
+  children.push(child);
+  return child;
+}
+
+/** Distinct free ports (a port just released may be handed out twice). */
+async function freePorts(n: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}
+
+beforeAll(async () => {
+  workdir = mkdtempSync(join(tmpdir(), "ms-dev-overlay-"));
+  // NATS with the rendered nats.conf + cluster.conf + auth.conf; only ports, store and pid file moved.
+  const natsConfig = byKind("ConfigMap", "nats-config") as K8sObject & { data: Record<string, string> };
+  for (const [file, text] of Object.entries(natsConfig.data)) {
+    const local = text
+      .replace("store_dir: /data", `store_dir: "${join(workdir, "store")}"`)
+      .replace("pid_file: /var/run/nats/nats.pid", `pid_file: "${join(workdir, "nats.pid")}"`);
+    writeFileSync(join(workdir, file), local);
+  }
+  const [clientPort, monitorPort, ...servicePorts] = await freePorts(2 + SERVICES.length);
+  natsUrl = `nats://127.0.0.1:${clientPort}`;
+  start(
+    "nats-server",
+    [
+      "-c",
+      join(workdir, "nats.conf"),
+      "-a",
+      "127.0.0.1",
+      "-p",
+      String(clientPort),
+      "-m",
+      String(monitorPort),
+    ],
+    {
+      cwd: workdir,
+      env: {
+        SERVER_NAME: "nats-0",
+        NATS_CONNECTOR_PASSWORD: PASSWORDS["connector"]!,
+        NATS_PROCESSOR_PASSWORD: PASSWORDS["processor"]!,
+        NATS_STORAGE_PASSWORD: PASSWORDS["storage"]!,
+        NATS_GATEWAY_PASSWORD: PASSWORDS["gateway"]!,
+      },
+    },
+  );
+  await waitFor(
+    () =>
+      fetch(`http://127.0.0.1:${monitorPort}/healthz?js-enabled-only=true`)
+        .then((r) => r.ok)
+        .catch(() => false),
+    { timeoutMs: 20_000, message: "NATS with the manifest's configuration" },
+  ).catch((err: unknown) => {
+    throw new Error(`${String(err)}\n${[...output.values()].join("\n")}`);
+  });
+  postgres = await startPostgres();
+  exchange = await FakeHyperliquidServer.start();
+  SERVICES.forEach((name, i) => (httpPorts[name] = servicePorts[i]!));
+  for (const name of SERVICES) {
+    start("node", ["dist/main.js"], { cwd: join(ROOT, "services", name), env: environment(name) });
+  }
+  for (const name of SERVICES) {
+    await waitFor(
+      () =>
+        fetch(`http://127.0.0.1:${httpPorts[name]}/readyz`)
+          .then((r) => r.ok)
+          .catch(() => false),
+      { timeoutMs: 30_000, message: `${name} ready` },
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${[...output.entries()].map(([k, v]) => `${k}: ${v}`).join("\n")}`);
+    });
+  }
+}, 90_000);
+
+afterAll(async () => {
+  for (const child of children.reverse()) child.kill("SIGTERM");
+  await Promise.all(
+    children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : Promise.resolve())),
+  );
+  await exchange?.close();
+  await postgres?.stop();
+  rmSync(workdir, { recursive: true, force: true });
+});
+
+describe("the dev overlay, run locally with NATS auth", () => {
+  it("carries exchange trades through every service to the gateway", async () => {
+    const now = Date.now();
+    exchange.pushTrades([
+      { coin: "BTC", side: "B", px: "50000.5", sz: "0.25", time: now, hash: "0x01", tid: 9_000_001 },
+      { coin: "BTC", side: "A", px: "50001", sz: "0.5", time: now + 1, hash: "0x02", tid: 9_000_002 },
+    ]);
+    const gateway = `http://127.0.0.1:${httpPorts["gateway-service"]}`;
+    const trades = await waitFor(
+      async () => {
+        const res = await fetch(`${gateway}/v1/markets/BTC-USD/trades`);
+        const body = (await res.json()) as { data: { payload: { trade_id?: string } }[] };
+        return body.data.length >= 2 ? body.data : null;
+      },
+      { timeoutMs: 30_000, message: "trades at the gateway" },
+    );
+    expect(trades.map((t) => t.payload.trade_id).sort()).toEqual(["9000001", "9000002"]);
+  });
+
+  it("gives each service only its subjects: the gateway cannot publish market data", async () => {
+    const gateway = await connect({ servers: natsUrl, user: "gateway", pass: PASSWORDS["gateway"]! });
+    const errors: string[] = [];
+    void (async () => {
+      for await (const s of gateway.status()) if (s.type === "error") errors.push(String(s.error));
+    })();
+    gateway.publish("market.trade.hyperliquid.BTC-USD", "{}");
+    await gateway.flush();
+    await waitFor(() => errors.some((e) => /permission/i.test(e)), { message: "a permissions violation" });
+    // What its role needs still works: a storage query.
+    const reply = await gateway.request("storage.stats", "{}", { timeout: 5000 });
+    expect(JSON.parse(reply.string())).toHaveProperty("total_events");
+    await gateway.close();
+
+    const connector = await connect({ servers: natsUrl, user: "connector", pass: PASSWORDS["connector"]! });
+    const refused: string[] = [];
+    void (async () => {
+      for await (const s of connector.status()) if (s.type === "error") refused.push(String(s.error));
+    })();
+    connector.subscribe("processed.>");
+    await connector.flush().catch(() => undefined);
+    await waitFor(() => refused.some((e) => /permission/i.test(e)), { message: "a refused subscription" });
+    await connector.close();
+
+    await expect(connect({ servers: natsUrl, user: "gateway", pass: "wrong" })).rejects.toThrow();
+  });
+});

@@ -1,0 +1,80 @@
+import { ConfigError, parseEnv } from "@market-scraper/runtime";
+import { describe, expect, it } from "vitest";
+import { connectorEnv, shardSymbols } from "./config.js";
+
+describe("connector config", () => {
+  it("has the documented defaults", () => {
+    const config = parseEnv(connectorEnv, {});
+    expect(config).toMatchObject({
+      HTTP_PORT: 9101,
+      CONNECTORS: ["hyperliquid"],
+      CONNECTOR_SHARD: { index: 0, count: 1 },
+      HYPERLIQUID_SYMBOLS: ["BTC", "ETH"],
+      HYPERLIQUID_CHANNELS: ["trade", "order_book", "ticker", "ohlcv"],
+      HYPERLIQUID_OHLCV_INTERVALS: ["1m"],
+      HYPERLIQUID_WS_URL: "wss://api.hyperliquid.xyz/ws",
+      HYPERLIQUID_REST_URL: "https://api.hyperliquid.xyz",
+      HYPERLIQUID_STALE_AFTER: { order_book: 30_000, ticker: 30_000, ohlcv: 300_000 },
+      HYPERLIQUID_PING_INTERVAL: 20_000,
+      HEARTBEAT_INTERVAL: 30_000,
+      REPLAY_SPEED: { mode: "realtime", speed: 1 },
+    });
+  });
+
+  it("parses the connector's own forms", () => {
+    const config = parseEnv(connectorEnv, {
+      CONNECTORS: "hyperliquid, replay",
+      REPLAY_FILE: "/tmp/capture.jsonl",
+      REPLAY_SPEED: "max",
+      CONNECTOR_SHARD: "1/3",
+      HYPERLIQUID_SYMBOLS: "BTC, PURR/USDC ,@107",
+      HYPERLIQUID_STALE_AFTER: "trade=2m, ticker=off",
+      HYPERLIQUID_OHLCV_INTERVALS: "1m,1h",
+    });
+    expect(config.CONNECTORS).toEqual(["hyperliquid", "replay"]);
+    expect(config.CONNECTOR_SHARD).toEqual({ index: 1, count: 3 });
+    expect(config.HYPERLIQUID_SYMBOLS).toEqual(["BTC", "PURR/USDC", "@107"]);
+    expect(config.HYPERLIQUID_STALE_AFTER).toEqual({ order_book: 30_000, ohlcv: 300_000, trade: 120_000 });
+    expect(config.REPLAY_SPEED).toEqual({ mode: "max" });
+  });
+
+  it("names every bad variable", () => {
+    const error = (() => {
+      try {
+        parseEnv(connectorEnv, {
+          CONNECTORS: "binance",
+          CONNECTOR_SHARD: "3/3",
+          HYPERLIQUID_CHANNELS: "trades",
+          HYPERLIQUID_OHLCV_INTERVALS: "2m",
+          HYPERLIQUID_WS_URL: "https://api.hyperliquid.xyz/ws",
+          HYPERLIQUID_STALE_AFTER: "book=5s",
+          REPLAY_SPEED: "fast",
+        });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues.map((i) => i.variable)).toEqual([
+      "CONNECTORS",
+      "CONNECTOR_SHARD",
+      "HYPERLIQUID_CHANNELS",
+      "HYPERLIQUID_OHLCV_INTERVALS",
+      "HYPERLIQUID_WS_URL",
+      "HYPERLIQUID_STALE_AFTER",
+      "REPLAY_SPEED",
+    ]);
+  });
+
+  it("requires REPLAY_FILE with the replay connector", () => {
+    expect(() => parseEnv(connectorEnv, { CONNECTORS: "replay" })).toThrow(/REPLAY_FILE/);
+  });
+
+  it("splits the symbols between replicas, each exactly once", () => {
+    const symbols = ["BTC", "ETH", "SOL", "PURR/USDC", "@107"];
+    const shards = [0, 1, 2].map((index) => shardSymbols(symbols, { index, count: 3 }));
+    expect(shards).toEqual([["BTC", "PURR/USDC"], ["ETH", "@107"], ["SOL"]]);
+    expect(shards.flat().sort()).toEqual([...symbols].sort());
+  });
+});

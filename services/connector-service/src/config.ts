@@ -1,0 +1,171 @@
+import {
+  baseServiceEnv,
+  booleanFlag,
+  commaList,
+  durationMs,
+  parseDurationMs,
+  positiveInt,
+} from "@market-scraper/runtime";
+import { z } from "zod";
+import {
+  HYPERLIQUID_CHANNELS,
+  HYPERLIQUID_DEFAULT_REST_URL,
+  HYPERLIQUID_DEFAULT_WS_URL,
+  HYPERLIQUID_INTERVALS,
+  type HyperliquidChannel,
+} from "./hyperliquid/hyperliquid-connector.js";
+
+export const CONNECTOR_NAMES = ["hyperliquid", "replay"] as const;
+export type ConnectorName = (typeof CONNECTOR_NAMES)[number];
+
+function listOf<T extends string>(allowed: readonly T[], defaults: readonly T[]) {
+  return commaList(defaults).superRefine((items, ctx) => {
+    const bad = items.filter((item) => !(allowed as readonly string[]).includes(item));
+    if (bad.length > 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: `unknown ${bad.join(", ")}; expected some of ${allowed.join(", ")}`,
+      });
+    }
+    if (items.length === 0)
+      ctx.addIssue({ code: "custom", message: `expected some of ${allowed.join(", ")}` });
+  }) as unknown as z.ZodType<T[], string | undefined>;
+}
+
+function url(protocols: readonly string[], fallback: string) {
+  return z
+    .string()
+    .trim()
+    .refine(
+      (raw) => {
+        try {
+          const parsed = new URL(raw);
+          return protocols.includes(parsed.protocol) && parsed.hostname !== "";
+        } catch {
+          return false;
+        }
+      },
+      `expected a ${protocols.map((p) => p.replace(":", "://")).join(" or ")} URL`,
+    )
+    .default(fallback);
+}
+
+/** `i/n`: this replica takes every n-th configured symbol starting at i (0-based). */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+const shard = z
+  .string()
+  .trim()
+  .transform((raw, ctx): Shard => {
+    const match = /^(\d+)\/(\d+)$/.exec(raw);
+    const index = Number(match?.[1]);
+    const count = Number(match?.[2]);
+    if (match === null || !(count >= 1) || !(index < count)) {
+      ctx.addIssue({ code: "custom", message: "expected i/n with 0 <= i < n, e.g. 0/3" });
+      return z.NEVER;
+    }
+    return { index, count };
+  })
+  .default({ index: 0, count: 1 });
+
+const DEFAULT_STALE: Partial<Record<HyperliquidChannel, number>> = {
+  order_book: 30_000,
+  ticker: 30_000,
+  ohlcv: 300_000,
+};
+
+/** `order_book=30s,ticker=30s,ohlcv=5m,trade=off`: per-channel silence before a reconnect. */
+const staleAfter = z
+  .string()
+  .transform((raw, ctx) => {
+    const out: Partial<Record<HyperliquidChannel, number>> = { ...DEFAULT_STALE };
+    for (const item of raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "")) {
+      const [channel, value] = item.split("=").map((s) => s.trim());
+      const duration = value === "off" ? 0 : parseDurationMs(value ?? "");
+      if (!(HYPERLIQUID_CHANNELS as readonly string[]).includes(channel ?? "") || duration === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected channel=duration items (channels ${HYPERLIQUID_CHANNELS.join(", ")}; duration like 30s or off), got '${item}'`,
+        });
+        return z.NEVER;
+      }
+      if (duration === 0) delete out[channel as HyperliquidChannel];
+      else out[channel as HyperliquidChannel] = duration;
+    }
+    return out;
+  })
+  .default(() => ({ ...DEFAULT_STALE }));
+
+const replaySpeed = z
+  .string()
+  .trim()
+  .transform((raw, ctx): { mode: "max" } | { mode: "realtime"; speed: number } => {
+    if (raw === "max") return { mode: "max" };
+    if (raw === "realtime") return { mode: "realtime", speed: 1 };
+    const speed = Number(raw);
+    if (!(speed > 0) || !Number.isFinite(speed)) {
+      ctx.addIssue({ code: "custom", message: "expected realtime, max or a speed factor such as 10" });
+      return z.NEVER;
+    }
+    return { mode: "realtime", speed };
+  })
+  .default({ mode: "realtime", speed: 1 });
+
+/** The connector service's environment (ARCHITECTURE §6); see README for every variable. */
+export const connectorEnv = baseServiceEnv(9101)
+  .extend({
+    CONNECTORS: listOf(CONNECTOR_NAMES, ["hyperliquid"]),
+    CONNECTOR_SHARD: shard,
+    HEARTBEAT_INTERVAL: durationMs("30s"),
+    DEDUP_CAPACITY: positiveInt(10_000),
+    CAPTURE_DIR: z.string().trim().min(1).optional(),
+    HYPERLIQUID_SYMBOLS: commaList(["BTC", "ETH"]),
+    HYPERLIQUID_CHANNELS: listOf(HYPERLIQUID_CHANNELS, [...HYPERLIQUID_CHANNELS]),
+    HYPERLIQUID_OHLCV_INTERVALS: listOf(HYPERLIQUID_INTERVALS, ["1m"]),
+    HYPERLIQUID_WS_URL: url(["ws:", "wss:"], HYPERLIQUID_DEFAULT_WS_URL),
+    HYPERLIQUID_REST_URL: url(["http:", "https:"], HYPERLIQUID_DEFAULT_REST_URL),
+    HYPERLIQUID_STALE_AFTER: staleAfter,
+    HYPERLIQUID_CONNECTION_STALE_AFTER: durationMs("60s"),
+    HYPERLIQUID_PING_INTERVAL: durationMs("20s"),
+    HYPERLIQUID_MAX_CONNECTION_AGE: durationMs("24h"),
+    HYPERLIQUID_ACK_TIMEOUT: durationMs("10s"),
+    HYPERLIQUID_RECONNECT_INITIAL: durationMs("500ms"),
+    HYPERLIQUID_RECONNECT_MAX: durationMs("30s"),
+    HYPERLIQUID_REST_WEIGHT_PER_MINUTE: positiveInt(1200),
+    REPLAY_FILE: z.string().trim().min(1).optional(),
+    REPLAY_SPEED: replaySpeed,
+    REPLAY_SOURCE: z.string().trim().min(1).default("hyperliquid"),
+    REPLAY_EXIT_WHEN_DONE: booleanFlag(false),
+  })
+  .superRefine((value, ctx) => {
+    const fields = value as Record<string, unknown>;
+    const connectors = fields.CONNECTORS;
+    if (Array.isArray(connectors) && connectors.includes("replay") && fields.REPLAY_FILE === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["REPLAY_FILE"],
+        message: "required when CONNECTORS includes replay",
+      });
+    }
+    const symbols = fields.HYPERLIQUID_SYMBOLS;
+    if (Array.isArray(symbols) && symbols.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["HYPERLIQUID_SYMBOLS"],
+        message: "expected at least one symbol",
+      });
+    }
+  });
+
+export type ConnectorConfig = z.output<typeof connectorEnv>;
+
+/** The symbols of this replica: every `count`-th of the configured list, starting at `index`. */
+export function shardSymbols(symbols: readonly string[], shard: Shard): string[] {
+  return symbols.filter((_, i) => i % shard.count === shard.index);
+}

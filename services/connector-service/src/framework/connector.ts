@@ -1,0 +1,236 @@
+import { hostname } from "node:os";
+import {
+  type ConnectorState,
+  EventType,
+  type StandardEvent,
+  StandardEvent as StandardEventApi,
+} from "@market-scraper/events";
+import type { Logger } from "@market-scraper/runtime";
+import type { ConnectorErrorCode } from "./connector-error.js";
+import { type ConnectorMetrics, noopConnectorMetrics } from "./connector-metrics.js";
+import { type Scheduler, type TimerHandle, systemScheduler } from "./scheduler.js";
+
+/** `error` events per error code and second; more are counted and summarized in the next one. */
+export const ERRORS_PER_SECOND = 20;
+
+/** Where a connector's events go (the service hands them to the bus). Must not throw. */
+export interface EventSink {
+  publish(event: StandardEvent): void;
+}
+
+export type HealthStatus = "healthy" | "degraded" | "unhealthy";
+
+export interface ConnectorHealth {
+  connector: string;
+  status: HealthStatus;
+  state: ConnectorState;
+  /** Round trip of the last keepalive (ms), or null before the first answer. */
+  latency_ms: number | null;
+  /** Age of the last frame from the exchange (ms), or null before the first. */
+  last_message_age_ms: number | null;
+  reconnects: number;
+  detail?: string;
+}
+
+export interface ConnectorOptions {
+  /** The connector's name and the `source` of its events, e.g. `hyperliquid`. */
+  name: string;
+  sink: EventSink;
+  logger: Logger;
+  scheduler?: Scheduler;
+  metrics?: ConnectorMetrics;
+  /** `heartbeat` events every this many ms; 0 = none. Default 30 s. */
+  heartbeatIntervalMs?: number;
+  /** `instance` of heartbeats; default `<hostname>-<pid>`. */
+  instance?: string;
+  /** `service` of heartbeats; default `connector-service`. */
+  service?: string;
+}
+
+/**
+ * The base of every connector: lifecycle (`start`/`stop`), the state machine behind `connector_status`
+ * events (one per state change), `heartbeat` events every N seconds, `error` events (priority 1), and
+ * `health()`. Exchange specifics live in subclasses (`onStart`/`onStop`).
+ */
+export abstract class Connector {
+  readonly name: string;
+  protected readonly logger: Logger;
+  protected readonly scheduler: Scheduler;
+  protected readonly metrics: ConnectorMetrics;
+  readonly #sink: EventSink;
+  readonly #heartbeatIntervalMs: number;
+  readonly #instance: string;
+  readonly #service: string;
+  #state: ConnectorState = "disconnected";
+  #startedAt = 0;
+  #running = false;
+  #heartbeatTimer: TimerHandle | undefined;
+  readonly #errorBudget = new Map<string, { windowStart: number; sent: number; suppressed: number }>();
+  protected lastMessageAt = 0;
+  protected latencyMs: number | null = null;
+  protected reconnects = 0;
+
+  protected constructor(options: ConnectorOptions) {
+    this.name = options.name;
+    this.#sink = options.sink;
+    this.logger = options.logger.child({ component: "connector", connector: options.name });
+    this.scheduler = options.scheduler ?? systemScheduler;
+    this.metrics = options.metrics ?? noopConnectorMetrics;
+    this.#heartbeatIntervalMs = options.heartbeatIntervalMs ?? 30_000;
+    this.#instance = options.instance ?? `${hostname()}-${process.pid}`;
+    this.#service = options.service ?? "connector-service";
+  }
+
+  get state(): ConnectorState {
+    return this.#state;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    this.#startedAt = this.scheduler.now();
+    this.#scheduleHeartbeat();
+    await this.onStart();
+  }
+
+  /** Stops intake and closes the exchange connection; the last event is `connector_status` `stopped`. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.scheduler.clearTimeout(this.#heartbeatTimer);
+    this.#heartbeatTimer = undefined;
+    await this.onStop();
+    this.setState("stopped", { message: "connector stopped" });
+  }
+
+  protected abstract onStart(): Promise<void>;
+  protected abstract onStop(): Promise<void>;
+
+  /** Extra detail for `health()`: a reason to be degraded (e.g. unknown symbols), or undefined. */
+  protected degradedReason(): string | undefined {
+    return undefined;
+  }
+
+  health(): ConnectorHealth {
+    const now = this.scheduler.now();
+    const age = this.lastMessageAt === 0 ? null : now - this.lastMessageAt;
+    let status: HealthStatus;
+    let detail: string | undefined;
+    switch (this.#state) {
+      case "subscribed":
+        detail = this.degradedReason();
+        status = detail === undefined ? "healthy" : "degraded";
+        break;
+      case "connected":
+        status = "degraded";
+        detail = "connected, waiting for subscription acks";
+        break;
+      case "connecting":
+      case "reconnecting":
+      case "stale":
+      case "disconnected":
+      case "stopped":
+        status = "unhealthy";
+        detail = this.#state;
+        break;
+    }
+    return {
+      connector: this.name,
+      status,
+      state: this.#state,
+      latency_ms: this.latencyMs,
+      last_message_age_ms: age,
+      reconnects: this.reconnects,
+      ...(detail === undefined ? {} : { detail }),
+    };
+  }
+
+  /** Moves to `status` and publishes a `connector_status` event if it changed (or `force`). */
+  protected setState(
+    status: ConnectorState,
+    extra: { message?: string; channel?: string; attempt?: number; symbols?: string[]; force?: boolean } = {},
+  ): void {
+    const previous = this.#state;
+    if (previous === status && !extra.force) return;
+    this.#state = status;
+    this.logger.info({ status, previous_status: previous, ...extra }, `connector ${this.name}: ${status}`);
+    const payload: Record<string, unknown> = { connector: this.name, status, previous_status: previous };
+    if (extra.message !== undefined) payload.message = extra.message;
+    if (extra.channel !== undefined) payload.channel = extra.channel;
+    if (extra.attempt !== undefined) payload.attempt = extra.attempt;
+    if (extra.symbols !== undefined) payload.symbols = extra.symbols;
+    this.#emitSystem(EventType.CONNECTOR_STATUS, payload);
+  }
+
+  /**
+   * Publishes an `error` event (priority 1) and logs it. At most `ERRORS_PER_SECOND` per code: a
+   * stream of garbage must not turn into a stream of error events; the next one that goes out carries
+   * `details.suppressed` (how many were left out before it).
+   */
+  protected emitError(
+    code: ConnectorErrorCode,
+    message: string,
+    details: Record<string, unknown> = {},
+  ): void {
+    const now = this.scheduler.now();
+    let budget = this.#errorBudget.get(code);
+    if (budget === undefined || now - budget.windowStart >= 1_000) {
+      budget = { windowStart: now, sent: 0, suppressed: budget?.suppressed ?? 0 };
+      this.#errorBudget.set(code, budget);
+    }
+    if (budget.sent >= ERRORS_PER_SECOND) {
+      budget.suppressed += 1;
+      this.logger.debug({ error_code: code, details }, message);
+      return;
+    }
+    budget.sent += 1;
+    const suppressed = budget.suppressed;
+    budget.suppressed = 0;
+    this.logger.warn({ error_code: code, details, suppressed }, message);
+    this.#emitSystem(EventType.ERROR, {
+      error_code: code,
+      message,
+      details: suppressed > 0 ? { ...details, suppressed } : details,
+    });
+  }
+
+  /** Hands a market-data event (already valid) to the sink. */
+  protected publish(event: StandardEvent): void {
+    this.metrics.eventOut(this.name, event.event_type);
+    this.#sink.publish(event);
+  }
+
+  #emitSystem(type: "connector_status" | "error" | "heartbeat", payload: Record<string, unknown>): void {
+    try {
+      const event = StandardEventApi.create(
+        { event_type: type, source: this.name, payload: payload as never },
+        this.scheduler,
+      );
+      this.publish(event);
+    } catch (error) {
+      this.logger.error({ err: error, type }, "could not build a system event");
+    }
+  }
+
+  #scheduleHeartbeat(): void {
+    if (this.#heartbeatIntervalMs <= 0 || !this.#running) return;
+    this.#heartbeatTimer = this.scheduler.setTimeout(() => {
+      if (!this.#running) return;
+      const health = this.health();
+      this.#emitSystem(EventType.HEARTBEAT, {
+        service: this.#service,
+        instance: this.#instance,
+        uptime_s: Math.max(0, (this.scheduler.now() - this.#startedAt) / 1000),
+        status: health.status,
+        connector: this.name,
+        state: health.state,
+        last_message_age_ms: health.last_message_age_ms,
+      });
+      this.#scheduleHeartbeat();
+    }, this.#heartbeatIntervalMs);
+  }
+}

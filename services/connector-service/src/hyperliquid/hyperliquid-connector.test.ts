@@ -1,0 +1,114 @@
+import type { StandardEvent } from "@market-scraper/events";
+import { createLogger } from "@market-scraper/runtime";
+import { FakeHyperliquidServer, waitFor } from "@market-scraper/testkit";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { HyperliquidConnector, type HyperliquidConnectorOptions } from "./hyperliquid-connector.js";
+
+const logger = createLogger({ service: "test", level: "silent" });
+
+describe("HyperliquidConnector against the fake server", () => {
+  let fake: FakeHyperliquidServer;
+  let connector: HyperliquidConnector | undefined;
+  let events: StandardEvent[];
+
+  beforeEach(async () => {
+    fake = await FakeHyperliquidServer.start();
+    events = [];
+  });
+
+  afterEach(async () => {
+    await connector?.stop();
+    await fake.close();
+  });
+
+  function start(options: Partial<HyperliquidConnectorOptions>): HyperliquidConnector {
+    connector = new HyperliquidConnector({
+      wsUrl: fake.wsUrl,
+      restUrl: fake.restUrl,
+      symbols: ["BTC"],
+      channels: ["trade"],
+      sink: { publish: (event) => events.push(event) },
+      logger,
+      heartbeatIntervalMs: 0,
+      backoff: { initialMs: 20, maxMs: 100 },
+      restWeightPerMinute: 120_000,
+      ...options,
+    });
+    void connector.start();
+    return connector;
+  }
+
+  const statuses = (): string[] =>
+    events
+      .filter((e) => e.event_type === "connector_status")
+      .map((e) => (e.payload as { status: string }).status);
+  const errors = (code: string): StandardEvent[] =>
+    events.filter(
+      (e) => e.event_type === "error" && (e.payload as { error_code: string }).error_code === code,
+    );
+
+  it("reports 429s on the symbol lookup as RATE_LIMIT errors and still gets there", async () => {
+    fake.failRest(2, 429, 0);
+    const c = start({});
+    await waitFor(() => c.state === "subscribed", { message: "subscribed" });
+    expect(errors("RATE_LIMIT").length).toBeGreaterThanOrEqual(2);
+    expect(errors("RATE_LIMIT")[0]!.priority).toBe(1);
+    expect(c.health()).toMatchObject({ status: "healthy", state: "subscribed" });
+  });
+
+  it("stops promptly while the symbol lookup is backing off", async () => {
+    fake.failRest(1_000, 503);
+    const c = start({ backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    await waitFor(() => fake.restRequests.length >= 2, { message: "meta and spotMeta tried" });
+    await c.stop(); // would wait minutes if the retry backoff were not interrupted
+    expect(statuses().at(-1)).toBe("stopped");
+  });
+
+  it("drops a coin the exchange delisted after the socket keeps closing, and keeps the others", async () => {
+    const c = start({ symbols: ["BTC", "ETH"] });
+    await waitFor(() => c.state === "subscribed", { message: "subscribed" });
+    fake.delist("ETH");
+    fake.dropConnections(); // the new connection's ETH subscription makes the server close the socket
+    await waitFor(() => errors("INVALID_SYMBOL").length === 1, { timeoutMs: 10_000, message: "ETH dropped" });
+    await waitFor(() => c.state === "subscribed" && fake.hasSubscription("trades", "BTC"), {
+      message: "BTC back",
+    });
+    expect(
+      (errors("INVALID_SYMBOL")[0]!.payload as unknown as { details: { symbol: string } }).details.symbol,
+    ).toBe("ETH");
+    expect(c.unknownSymbols).toEqual(["ETH"]);
+    expect(c.health().status).toBe("degraded");
+  });
+
+  it("reports a subscription without an ack as SUBSCRIBE_FAILED and stays up, degraded", async () => {
+    fake.withholdAcks("l2Book");
+    const c = start({ channels: ["trade", "order_book"], ackTimeoutMs: 200 });
+    await waitFor(() => c.state === "subscribed", { message: "subscribed after the ack timeout" });
+    expect(
+      errors("SUBSCRIBE_FAILED").map(
+        (e) => (e.payload as unknown as { details: { subscription: string } }).details.subscription,
+      ),
+    ).toEqual(["l2Book|BTC|"]);
+    expect(c.health()).toMatchObject({ status: "degraded" });
+  });
+
+  it("detects a stale channel, says so and reconnects", async () => {
+    start({ channels: ["order_book"], staleAfterMs: { order_book: 300 } });
+    await waitFor(() => statuses().includes("stale"), { message: "stale" });
+    await waitFor(() => statuses().filter((s) => s === "subscribed").length >= 2, {
+      message: "re-subscribed",
+    });
+    const stale = statuses().indexOf("stale");
+    expect(statuses().slice(stale, stale + 2)).toEqual(["stale", "reconnecting"]);
+    expect(errors("STALE").length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("measures the keepalive round trip as latency", async () => {
+    const c = start({ pingIntervalMs: 50 });
+    await waitFor(() => c.health().latency_ms !== null, { message: "pong" });
+    expect(c.health().latency_ms).toBeGreaterThanOrEqual(0);
+    await c.stop();
+    expect(statuses().at(-1)).toBe("stopped");
+    expect(c.health().status).toBe("unhealthy");
+  });
+});

@@ -1,0 +1,351 @@
+import { StandardEvent } from "@market-scraper/events";
+import { describe, expect, it } from "vitest";
+import { type FrameResult, HyperliquidParser } from "./hyperliquid-parser.js";
+import type { HyperliquidMarket } from "./hyperliquid-symbols.js";
+
+// Frames below are the samples of shared/reference/exchanges.md §1 (tardis-node captures, ccxt comments,
+// probes of the live server), verbatim where the reference has them as JSON.
+const markets: HyperliquidMarket[] = [
+  { coin: "BTC", symbol: "BTC-USD", kind: "perp" },
+  { coin: "BANANA", symbol: "BANANA-USD", kind: "perp" },
+  { coin: "SHIA", symbol: "SHIA-USD", kind: "perp" },
+  { coin: "MOODENG", symbol: "MOODENG-USD", kind: "perp" },
+  { coin: "@162", symbol: "USDT0-USDC", kind: "spot" },
+  { coin: "@2", symbol: "HFUN-USDC", kind: "spot" },
+];
+const RECEIVED = 1_790_232_216_500;
+
+function parser(): HyperliquidParser {
+  return new HyperliquidParser({ markets });
+}
+
+function eventsOf(result: FrameResult): StandardEvent[] {
+  switch (result.kind) {
+    case "trades":
+      return result.events;
+    case "book":
+    case "bbo":
+    case "asset-ctx":
+      return result.event ? [result.event] : [];
+    case "candle":
+      return [result.event];
+    default:
+      return [];
+  }
+}
+
+/** Every event of the fast path must be a valid StandardEvent, unchanged by validation. */
+function expectValid(events: StandardEvent[]): void {
+  for (const event of events) {
+    const parsed = StandardEvent.parse(JSON.parse(JSON.stringify(event)));
+    expect(parsed).toEqual(JSON.parse(JSON.stringify(event)));
+  }
+}
+
+describe("HyperliquidParser", () => {
+  it("maps a trades frame (tardis capture) to trade events with exact numbers and ISO times", () => {
+    const text = JSON.stringify({
+      channel: "trades",
+      data: [
+        {
+          coin: "BTC",
+          side: "B",
+          px: "69997.0",
+          sz: "0.38111",
+          time: 1730160006192,
+          hash: "0x40d169aa50ad8a32b44a04156eee0201d8002e5c6456b7c1ae175e381f73f9dd",
+          tid: 1016375172059570,
+        },
+        {
+          coin: "BTC",
+          side: "B",
+          px: "69997.0",
+          sz: "0.33458",
+          time: 1730160006192,
+          hash: "0x40d169aa50ad8a32b44a04156eee0201d8002e5c6456b7c1ae175e381f73f9dd",
+          tid: 479312521152049,
+        },
+      ],
+    });
+    const result = parser().parse(text, RECEIVED);
+    expect(result.kind).toBe("trades");
+    const events = eventsOf(result);
+    expectValid(events);
+    expect(events).toHaveLength(2);
+    expect(events[0]).toMatchObject({
+      event_type: "trade",
+      source: "hyperliquid",
+      timestamp: "2024-10-29T00:00:06.192Z",
+      priority: 5,
+      payload: {
+        symbol: "BTC-USD",
+        raw_symbol: "BTC",
+        price: 69997,
+        volume: 0.38111,
+        timestamp: "2024-10-29T00:00:06.192Z",
+        side: "buy",
+        trade_id: "1016375172059570",
+        received_at: new Date(RECEIVED).toISOString(),
+      },
+    });
+    expect(events[1]!.payload).toMatchObject({ volume: 0.33458, trade_id: "479312521152049" });
+    // One frame, one correlation: the trades of one block share the first trade's id.
+    expect(events[1]!.correlation_id).toBe(events[0]!.event_id);
+  });
+
+  it("gives a re-sent trade the same event id (and a different trade a different one)", () => {
+    const live =
+      '{"channel":"trades","data":[{"coin":"BTC","side":"A","px":"84143.0","sz":"0.00036","time":1790232216193,"hash":"0x7ab608dad75f7ce37c2f044516391f02023a00c072529bb51e7eb42d965356ce","tid":1045359869404765,"users":["0x9aa589355bf745db9784c8ef3c646360f11b58af","0x8269c0a4f5f1a14582e0aa46856a234893c41970"]}]}';
+    const a = eventsOf(parser().parse(live, RECEIVED))[0]!;
+    const b = eventsOf(parser().parse(live, RECEIVED + 5_000))[0]!;
+    expect(a.payload).toMatchObject({ side: "sell", price: 84143, volume: 0.00036 });
+    expect(b.event_id).toBe(a.event_id);
+    const other = eventsOf(
+      parser().parse(live.replace("1045359869404765", "1045359869404766"), RECEIVED),
+    )[0]!;
+    expect(other.event_id).not.toBe(a.event_id);
+    expectValid([a, b, other]);
+  });
+
+  it("keeps the good trades of a frame and names the bad ones", () => {
+    const text = JSON.stringify({
+      channel: "trades",
+      data: [
+        { coin: "BTC", side: "B", px: "1.5", sz: "2", time: 1730160006192, tid: 1 },
+        { coin: "BTC", side: "X", px: "", sz: "2", time: 1730160006192, tid: 2 },
+        { coin: "NOPE", side: "B", px: "1", sz: "1", time: 1730160006192, tid: 3 },
+        { coin: "BTC", side: "A", px: "1.5", sz: "Infinity", time: "soon", tid: 4.5 },
+      ],
+    });
+    const result = parser().parse(text, RECEIVED);
+    if (result.kind !== "trades") throw new Error(result.kind);
+    expect(result.events.map((e) => e.payload.trade_id)).toEqual(["1"]);
+    expect(result.problems).toEqual([
+      "trades[1]: bad px, side",
+      'trades[2]: unknown coin "NOPE"',
+      "trades[3]: bad sz, time, tid",
+    ]);
+  });
+
+  it("maps l2Book snapshots: top of book in the required fields, depth in bids/asks", () => {
+    const text = JSON.stringify({
+      channel: "l2Book",
+      data: {
+        coin: "BANANA",
+        time: 1730160007687,
+        levels: [
+          [
+            { px: "59.8", sz: "3.4", n: 1 },
+            { px: "59.778", sz: "1.6", n: 1 },
+          ],
+          [
+            { px: "59.811", sz: "2.9", n: 1 },
+            { px: "59.832", sz: "17.6", n: 1 },
+          ],
+        ],
+      },
+    });
+    const events = eventsOf(parser().parse(text, RECEIVED));
+    expectValid(events);
+    expect(events[0]).toMatchObject({
+      event_type: "order_book",
+      timestamp: "2024-10-29T00:00:07.687Z",
+      payload: {
+        symbol: "BANANA-USD",
+        bid: 59.8,
+        ask: 59.811,
+        bid_volume: 3.4,
+        ask_volume: 2.9,
+        bids: [
+          [59.8, 3.4],
+          [59.778, 1.6],
+        ],
+        asks: [
+          [59.811, 2.9],
+          [59.832, 17.6],
+        ],
+      },
+    });
+  });
+
+  it("publishes no top of book for an empty (delisted) book", () => {
+    const result = parser().parse(
+      '{"channel":"l2Book","data":{"coin":"SHIA","time":1730160007687,"levels":[[],[]]}}',
+      RECEIVED,
+    );
+    expect(result).toMatchObject({ kind: "book", coin: "SHIA", event: undefined });
+  });
+
+  it("maps a candle frame whose data is one object (numbers as strings), and the documented array too", () => {
+    const frame = {
+      t: 1710146280000,
+      T: 1710146339999,
+      s: "BTC",
+      i: "1m",
+      o: "71400.0",
+      c: "71411.0",
+      h: "71422.0",
+      l: "71389.0",
+      v: "1.20407",
+      n: 20,
+    };
+    const p = parser();
+    const one = p.parse(JSON.stringify({ channel: "candle", data: frame }), 1710146300000);
+    const asArray = p.parse(JSON.stringify({ channel: "candle", data: [frame] }), 1710146300000);
+    for (const result of [one, asArray]) {
+      const events = eventsOf(result);
+      expectValid(events);
+      expect(result).toMatchObject({ kind: "candle", coin: "BTC", interval: "1m", openTime: 1710146280000 });
+      expect(events[0]!.payload).toMatchObject({
+        symbol: "BTC-USD",
+        open: 71400,
+        high: 71422,
+        low: 71389,
+        close: 71411,
+        volume: 1.20407,
+        trades: 20,
+        interval: "1m",
+        closed: false,
+        timestamp: "2024-03-11T08:38:00.000Z",
+      });
+    }
+    // Once its close time has passed the candle is final, with an id that does not depend on when it was seen.
+    const closedA = eventsOf(p.parse(JSON.stringify({ channel: "candle", data: frame }), 1710146400000))[0]!;
+    const closedB = eventsOf(p.parse(JSON.stringify({ channel: "candle", data: frame }), 1710146500000))[0]!;
+    expect(closedA.payload).toMatchObject({ closed: true });
+    expect(closedB.event_id).toBe(closedA.event_id);
+  });
+
+  it("combines bbo and activeAssetCtx into tickers (24h base volume, mark/mid price)", () => {
+    const p = parser();
+    const ctx =
+      '{"channel":"activeAssetCtx","data":{"coin":"BTC","ctx":{"funding":"0.0000018952","openInterest":"36585.31848","prevDayPx":"86627.0","dayNtlVlm":"4161029539.6949653625","premium":"-0.0006413454","oraclePx":"84198.0","markPx":"84148.0","midPx":"84143.5","impactPxs":["84143.0","84144.0"],"dayBaseVlm":"49116.08533"}}}';
+    expect(p.parse(ctx, RECEIVED)).toMatchObject({ kind: "asset-ctx", event: undefined }); // no bbo yet
+    const bbo =
+      '{"channel":"bbo","data":{"coin":"BTC","time":1750948919838,"bbo":[{"px":"84143.0","sz":"3.87947","n":17},{"px":"84144.0","sz":"0.5","n":2}]}}';
+    const events = eventsOf(p.parse(bbo, RECEIVED));
+    expectValid(events);
+    expect(events[0]).toMatchObject({
+      event_type: "ticker",
+      timestamp: "2025-06-26T14:41:59.838Z",
+      payload: {
+        symbol: "BTC-USD",
+        price: 84143.5,
+        volume: 49116.08533,
+        bid: 84143,
+        ask: 84144,
+        bid_volume: 3.87947,
+        ask_volume: 0.5,
+        mark_price: 84148,
+        mid_price: 84143.5,
+        index_price: 84198,
+        open_interest: 36585.31848,
+        funding_rate: 0.0000018952,
+        volume_quote_24h: 4161029539.6949653625,
+        prev_day_price: 86627,
+      },
+    });
+  });
+
+  it("handles the spot context channel, missing dayBaseVlm and one-sided bbo", () => {
+    const p = parser();
+    const spot = JSON.stringify({
+      channel: "activeSpotAssetCtx",
+      data: {
+        coin: "@2",
+        ctx: {
+          prevDayPx: "0.000031",
+          dayNtlVlm: "24629.86429498",
+          markPx: "0.00005299",
+          midPx: "0.00005307",
+          circulatingSupply: "6879553815.3455801",
+          coin: "@2",
+        },
+      },
+    });
+    p.parse(spot, RECEIVED);
+    // tardis stores a one-sided bbo as a short array, the official type as null: no ticker either way.
+    expect(
+      p.parse(
+        '{"channel":"bbo","data":{"coin":"@2","time":1750948919838,"bbo":[{"px":"0.00005","sz":"3","n":1}]}}',
+        RECEIVED,
+      ),
+    ).toMatchObject({ kind: "bbo", event: undefined });
+    expect(
+      p.parse(
+        '{"channel":"bbo","data":{"coin":"@2","time":1750948919838,"bbo":[null,{"px":"0.00006","sz":"3","n":1}]}}',
+        RECEIVED,
+      ),
+    ).toMatchObject({ kind: "bbo", event: undefined });
+    const events = eventsOf(
+      p.parse(
+        '{"channel":"bbo","data":{"coin":"@2","time":1750948919838,"bbo":[{"px":"0.00005","sz":"3","n":1},{"px":"0.00006","sz":"4","n":1}]}}',
+        RECEIVED,
+      ),
+    );
+    expectValid(events);
+    expect(events[0]!.payload).toMatchObject({
+      symbol: "HFUN-USDC",
+      raw_symbol: "@2",
+      price: 0.00005307,
+      volume: 24629.86429498 / 0.00005299,
+    });
+  });
+
+  it("recognises acks, pong, error frames, the greeting and channels it does not use", () => {
+    const p = parser();
+    expect(
+      p.parse(
+        '{"channel":"subscriptionResponse","data":{"method":"subscribe","subscription":{"type":"l2Book","coin":"BTC","nSigFigs":null,"mantissa":null,"fast":true}}}',
+        RECEIVED,
+      ),
+    ).toEqual({
+      kind: "ack",
+      method: "subscribe",
+      subscription: { type: "l2Book", coin: "BTC", interval: undefined },
+    });
+    expect(p.parse('{"channel":"pong"}', RECEIVED)).toEqual({ kind: "pong" });
+    expect(
+      p.parse(
+        '{"channel":"error","data":"Already subscribed: {\\"type\\":\\"l2Book\\",\\"coin\\":\\"SOL\\"}"}',
+        RECEIVED,
+      ),
+    ).toEqual({
+      kind: "exchange-error",
+      message: 'Already subscribed: {"type":"l2Book","coin":"SOL"}',
+    });
+    expect(p.parse("Websocket connection established.", RECEIVED)).toMatchObject({ kind: "ignored" });
+    expect(p.parse('{"channel":"allMids","data":{"mids":{"BTC":"80868.5"}}}', RECEIVED)).toMatchObject({
+      kind: "ignored",
+    });
+  });
+
+  it("reports garbage as invalid without throwing", () => {
+    const p = parser();
+    expect(p.parse("not json {", RECEIVED)).toMatchObject({
+      kind: "invalid",
+      reason: "not JSON: not json {",
+    });
+    expect(p.parse("[1,2]", RECEIVED)).toMatchObject({ kind: "invalid", reason: "frame is not an object" });
+    expect(p.parse('{"channel":"mystery","data":1}', RECEIVED)).toMatchObject({
+      kind: "invalid",
+      channel: "mystery",
+    });
+    expect(p.parse('{"channel":"trades","data":{}}', RECEIVED)).toMatchObject({
+      kind: "invalid",
+      channel: "trades",
+    });
+    expect(
+      p.parse(
+        '{"channel":"l2Book","data":{"coin":"BTC","time":1,"levels":[[{"px":"x","sz":"1","n":1}],[]]}}',
+        RECEIVED,
+      ),
+    ).toMatchObject({ kind: "book", event: undefined });
+    expect(
+      p.parse(
+        '{"channel":"candle","data":{"t":1,"T":2,"s":"BTC","i":"7x","o":"1","c":"1","h":"1","l":"1","v":"1","n":1}}',
+        RECEIVED,
+      ),
+    ).toMatchObject({ kind: "invalid", reason: "bad interval" });
+  });
+});

@@ -1,0 +1,617 @@
+import {
+  EventType,
+  type OhlcvEvent,
+  type OrderBookEvent,
+  type TickerEvent,
+  type TradeEvent,
+  uuidv7,
+} from "@market-scraper/events";
+import {
+  ID_HIGH_DIVISOR,
+  deterministicEventId,
+  fnv1a32,
+  idSuffix,
+  streamIdInfixes,
+  timeIdPrefix,
+} from "../framework/event-ids.js";
+import { IsoFormatter, decimalToNumber, integerToString } from "../framework/iso-time.js";
+import type { DedupStream, TradeDeduplicator } from "../framework/trade-deduplicator.js";
+import type { HyperliquidMarket } from "./hyperliquid-symbols.js";
+
+/**
+ * Hyperliquid WebSocket frames → `StandardEvent`s, by hand: the frame is `JSON.parse`d once and every
+ * field is checked here (types, finite numbers, sides), so the events are valid without a second,
+ * schema-driven pass (a test checks every event against `StandardEvent.parse`). Quirks handled: numbers
+ * as strings (candles and asset contexts too), a candle frame whose `data` is one object, a `bbo` side
+ * that is `null` or missing, `activeSpotAssetCtx` for spot coins, subscription acks, `error` frames with
+ * a string `data`, `pong`, and a plain-text greeting.
+ */
+
+export interface ParserMarket extends HyperliquidMarket {
+  /** FNV-1a of `source|coin`: part of the deterministic trade ids. */
+  readonly streamHash: number;
+  /** The id infixes of `streamHash` (see `streamIdInfixes`). */
+  readonly idInfixes: readonly [string, string, string, string];
+  /** The trades this market has published (when the parser de-duplicates; made at its first trade). */
+  dedup: DedupStream | undefined;
+}
+
+export interface HlSubscriptionEcho {
+  type: string;
+  coin?: string | undefined;
+  interval?: string | undefined;
+}
+
+export type FrameResult =
+  | { kind: "trades"; coin: string; events: TradeEvent[]; problems: string[]; duplicates: number }
+  | { kind: "book"; coin: string; event: OrderBookEvent | undefined; problems: string[] }
+  | { kind: "candle"; coin: string; interval: string; openTime: number; event: OhlcvEvent }
+  | { kind: "bbo"; coin: string; event: TickerEvent | undefined }
+  | { kind: "asset-ctx"; coin: string; event: TickerEvent | undefined }
+  | { kind: "ack"; method: "subscribe" | "unsubscribe"; subscription: HlSubscriptionEcho }
+  | { kind: "pong" }
+  | { kind: "exchange-error"; message: string }
+  | { kind: "ignored"; reason: string }
+  | { kind: "invalid"; channel: string | undefined; reason: string };
+
+interface TickerState {
+  bid: number;
+  ask: number;
+  bidSize: number;
+  askSize: number;
+  bboTime: number;
+  hasBbo: boolean;
+  ctx: CtxValues | undefined;
+}
+
+interface CtxValues {
+  price: number;
+  volume: number;
+  markPx: number | undefined;
+  midPx: number | undefined;
+  oraclePx: number | undefined;
+  openInterest: number | undefined;
+  funding: number | undefined;
+  dayNtlVlm: number | undefined;
+  prevDayPx: number | undefined;
+}
+
+export interface HyperliquidParserOptions {
+  source?: string;
+  markets: Iterable<HyperliquidMarket>;
+  /** Milliseconds now (for events without an exchange time); default `Date.now`. */
+  now?: () => number;
+  /**
+   * Drop trades already seen (by `(coin, time, tid)`) before building their events; the count is in
+   * the result's `duplicates`. Without it every trade of a frame becomes an event.
+   */
+  dedup?: TradeDeduplicator;
+}
+
+const GREETING = "Websocket connection established.";
+const ID_LIMIT = 2 ** 50;
+const TIME_LIMIT = 2 ** 48;
+/** Shared by every result without problems (the common case allocates no array). */
+const NO_PROBLEMS: string[] = [];
+Object.freeze(NO_PROBLEMS);
+
+/** A JSON string holding a finite number, as Hyperliquid sends prices and sizes. */
+function num(value: unknown): number {
+  if (typeof value === "string") {
+    const n = decimalToNumber(value);
+    return n - n === 0 ? n : NaN; // finite
+  }
+  if (typeof value === "number" && value - value === 0) return value;
+  return NaN;
+}
+
+function optNum(value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const n = num(value);
+  return n === n ? n : undefined;
+}
+
+function isTime(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 && value < 8.64e15;
+}
+
+export class HyperliquidParser {
+  readonly source: string;
+  readonly #markets = new Map<string, ParserMarket>();
+  readonly #tickers = new Map<string, TickerState>();
+  readonly #now: () => number;
+  readonly #dedup: TradeDeduplicator | undefined;
+  // One formatter per clock: exchange times and receive times are seconds apart, and a shared one would
+  // rebuild its per-second prefix on every call.
+  readonly #isoFormatter = new IsoFormatter();
+  readonly #receivedFormatter = new IsoFormatter();
+  // Consecutive events share a timestamp (one block): format each ms once.
+  #isoMs = -1;
+  #iso = "";
+  #recvMs = -1;
+  #recvIso = "";
+  #idMs = -1;
+  #idMarket: ParserMarket | undefined;
+  #idPrefixes: (string | undefined)[] = [undefined, undefined, undefined, undefined];
+
+  constructor(options: HyperliquidParserOptions) {
+    this.source = options.source ?? "hyperliquid";
+    this.#now = options.now ?? Date.now;
+    this.#dedup = options.dedup;
+    for (const market of options.markets) this.addMarket(market);
+  }
+
+  addMarket(market: HyperliquidMarket): void {
+    const streamHash = fnv1a32(`${this.source}|${market.coin}`);
+    this.#markets.set(market.coin, {
+      ...market,
+      streamHash,
+      idInfixes: streamIdInfixes(streamHash),
+      dedup: undefined,
+    });
+  }
+
+  market(coin: string): ParserMarket | undefined {
+    return this.#markets.get(coin);
+  }
+
+  #isoOf(ms: number): string {
+    if (ms !== this.#isoMs) {
+      this.#isoMs = ms;
+      this.#iso = this.#isoFormatter.format(ms);
+    }
+    return this.#iso;
+  }
+
+  #receivedIso(ms: number): string {
+    if (ms !== this.#recvMs) {
+      this.#recvMs = ms;
+      this.#recvIso = this.#receivedFormatter.format(ms);
+    }
+    return this.#recvIso;
+  }
+
+  /** Parses one text frame received at `receivedAt` (ms). Never throws. */
+  parse(text: string, receivedAt: number): FrameResult {
+    let frame: unknown;
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      if (text.trim() === GREETING) return { kind: "ignored", reason: "greeting" };
+      return { kind: "invalid", channel: undefined, reason: `not JSON: ${preview(text)}` };
+    }
+    return this.parseFrame(frame, receivedAt);
+  }
+
+  /** Maps an already-decoded frame. Never throws. */
+  parseFrame(frame: unknown, receivedAt: number): FrameResult {
+    if (typeof frame !== "object" || frame === null || Array.isArray(frame)) {
+      return { kind: "invalid", channel: undefined, reason: "frame is not an object" };
+    }
+    const { channel, data } = frame as { channel?: unknown; data?: unknown };
+    switch (channel) {
+      case "trades":
+        return this.#trades(data, receivedAt);
+      case "l2Book":
+        return this.#book(data, receivedAt);
+      case "candle":
+        return this.#candle(data, receivedAt);
+      case "bbo":
+        return this.#bbo(data, receivedAt);
+      case "activeAssetCtx":
+      case "activeSpotAssetCtx":
+        return this.#assetCtx(channel, data, receivedAt);
+      case "subscriptionResponse":
+        return this.#ack(data);
+      case "pong":
+        return { kind: "pong" };
+      case "error":
+        return typeof data === "string"
+          ? { kind: "exchange-error", message: data }
+          : { kind: "invalid", channel, reason: "error frame without a string data" };
+      case "allMids":
+      case "post":
+        return { kind: "ignored", reason: `channel ${channel} is not used` };
+      default:
+        return {
+          kind: "invalid",
+          channel: typeof channel === "string" ? channel : undefined,
+          reason: typeof channel === "string" ? `unknown channel '${channel}'` : "frame without a channel",
+        };
+    }
+  }
+
+  #trades(data: unknown, receivedAt: number): FrameResult {
+    if (!Array.isArray(data))
+      return { kind: "invalid", channel: "trades", reason: "trades data is not an array" };
+    const events: TradeEvent[] = [];
+    let problems = NO_PROBLEMS;
+    // The trades of one frame (one block, often one taker order) share a correlation id: the first one's id.
+    let correlationId: string | null = null;
+    const receivedIso = this.#receivedIso(receivedAt);
+    let coinOfFrame = "";
+    let lastCoin: unknown = undefined;
+    let lastMarket: ParserMarket | undefined;
+    let duplicates = 0;
+    for (let i = 0; i < data.length; i += 1) {
+      const t = data[i] as
+        | { coin?: unknown; side?: unknown; px?: unknown; sz?: unknown; time?: unknown; tid?: unknown }
+        | null
+        | undefined;
+      if (typeof t !== "object" || t === null) {
+        (problems === NO_PROBLEMS ? (problems = []) : problems).push(`trades[${i}] is not an object`);
+        continue;
+      }
+      const coin = t.coin;
+      // The trades of a frame share their coin: look it up once.
+      const market =
+        coin === lastCoin && lastMarket !== undefined
+          ? lastMarket
+          : typeof coin === "string"
+            ? this.#markets.get(coin)
+            : undefined;
+      if (market === undefined) {
+        (problems === NO_PROBLEMS ? (problems = []) : problems).push(
+          `trades[${i}]: unknown coin ${JSON.stringify(coin)}`,
+        );
+        continue;
+      }
+      coinOfFrame = market.coin;
+      lastCoin = coin;
+      lastMarket = market;
+      const price = num(t.px);
+      const volume = num(t.sz);
+      const time = t.time;
+      const tid = t.tid;
+      const side = t.side === "B" ? "buy" : t.side === "A" ? "sell" : undefined;
+      if (
+        !(price > 0) ||
+        !(volume > 0) ||
+        !isTime(time) ||
+        !Number.isSafeInteger(tid) ||
+        (tid as number) < 0 ||
+        side === undefined
+      ) {
+        (problems === NO_PROBLEMS ? (problems = []) : problems).push(
+          `trades[${i}]: bad ${describeBadTrade(t)}`,
+        );
+        continue;
+      }
+      if (
+        this.#dedup !== undefined &&
+        !(market.dedup ??= this.#dedup.stream(market.coin)).firstSeen(tid as number, time)
+      ) {
+        duplicates += 1;
+        continue;
+      }
+      const timestamp = this.#isoOf(time);
+      const eventId = this.#tradeId(market, time, tid as number);
+      correlationId ??= eventId;
+      events.push({
+        event_id: eventId,
+        event_type: EventType.TRADE,
+        timestamp,
+        source: this.source,
+        payload: {
+          symbol: market.symbol,
+          raw_symbol: market.coin,
+          price,
+          volume,
+          timestamp,
+          side,
+          trade_id: integerToString(tid as number),
+          received_at: receivedIso,
+        },
+        correlation_id: correlationId,
+        parent_event_id: null,
+        priority: 5,
+        processed_at: null,
+        processing_time_ms: null,
+      });
+    }
+    return { kind: "trades", coin: coinOfFrame, events, problems, duplicates };
+  }
+
+  /**
+   * `deterministicEventId(time, market.streamHash, tid)`: everything but the last 12 digits is shared
+   * by the trades of a frame (same time and coin), so it is built once per frame.
+   */
+  #tradeId(market: ParserMarket, time: number, tid: number): string {
+    // `time` and `tid` are known to be safe non-negative integers here: only the ranges are left to check.
+    if (tid >= ID_LIMIT || time >= TIME_LIMIT) return deterministicEventId(time, market.streamHash, tid);
+    if (time !== this.#idMs || market !== this.#idMarket) {
+      this.#idMs = time;
+      this.#idMarket = market;
+      this.#idPrefixes = [undefined, undefined, undefined, undefined];
+    }
+    const high = Math.floor(tid / ID_HIGH_DIVISOR);
+    let prefix = this.#idPrefixes[high];
+    if (prefix === undefined) {
+      prefix = timeIdPrefix(time) + market.idInfixes[high]!;
+      this.#idPrefixes[high] = prefix;
+    }
+    return prefix + idSuffix(tid);
+  }
+
+  #book(data: unknown, receivedAt: number): FrameResult {
+    const d = data as { coin?: unknown; time?: unknown; levels?: unknown } | null | undefined;
+    if (typeof d !== "object" || d === null)
+      return { kind: "invalid", channel: "l2Book", reason: "no data object" };
+    const market = typeof d.coin === "string" ? this.#markets.get(d.coin) : undefined;
+    if (market === undefined)
+      return { kind: "invalid", channel: "l2Book", reason: `unknown coin ${JSON.stringify(d.coin)}` };
+    const levels = d.levels;
+    if (!isTime(d.time) || !Array.isArray(levels) || levels.length !== 2) {
+      return { kind: "invalid", channel: "l2Book", reason: "bad time or levels" };
+    }
+    const problems: string[] = [];
+    const bids = toLevels(levels[0], "bids", problems);
+    const asks = toLevels(levels[1], "asks", problems);
+    if (bids === undefined || asks === undefined) {
+      return { kind: "invalid", channel: "l2Book", reason: problems.join("; ") };
+    }
+    const bestBid = bids[0];
+    const bestAsk = asks[0];
+    // An empty side (a delisted coin streams `[[],[]]`) has no top of book to report.
+    if (bestBid === undefined || bestAsk === undefined)
+      return { kind: "book", coin: market.coin, event: undefined, problems };
+    const timestamp = this.#isoOf(d.time);
+    return {
+      kind: "book",
+      coin: market.coin,
+      problems,
+      event: {
+        event_id: uuidv7(receivedAt),
+        event_type: EventType.ORDER_BOOK,
+        timestamp,
+        source: this.source,
+        payload: {
+          symbol: market.symbol,
+          raw_symbol: market.coin,
+          bid: bestBid[0],
+          ask: bestAsk[0],
+          bid_volume: bestBid[1],
+          ask_volume: bestAsk[1],
+          timestamp,
+          bids,
+          asks,
+          received_at: this.#receivedIso(receivedAt),
+        },
+        correlation_id: null,
+        parent_event_id: null,
+        priority: 5,
+        processed_at: null,
+        processing_time_ms: null,
+      },
+    };
+  }
+
+  #candle(data: unknown, receivedAt: number): FrameResult {
+    // The docs say `Candle[]`; the wire sends one object. Accept both.
+    const c = (Array.isArray(data) ? data[data.length - 1] : data) as
+      Record<string, unknown> | null | undefined;
+    if (typeof c !== "object" || c === null)
+      return { kind: "invalid", channel: "candle", reason: "no candle object" };
+    const market = typeof c.s === "string" ? this.#markets.get(c.s) : undefined;
+    if (market === undefined)
+      return { kind: "invalid", channel: "candle", reason: `unknown coin ${JSON.stringify(c.s)}` };
+    const event = this.candleEvent(market, c, receivedAt);
+    if (typeof event === "string") return { kind: "invalid", channel: "candle", reason: event };
+    return { kind: "candle", coin: market.coin, interval: c.i as string, openTime: c.t as number, event };
+  }
+
+  /**
+   * One candle (WS frame or `candleSnapshot` item) → an `ohlcv` event, or a string naming what is wrong.
+   * A candle whose close time has passed is `closed` and gets a deterministic id (so a backfilled
+   * candle and the same one seen live are one record downstream).
+   */
+  candleEvent(market: ParserMarket, c: Record<string, unknown>, receivedAt: number): OhlcvEvent | string {
+    const open = num(c.o);
+    const high = num(c.h);
+    const low = num(c.l);
+    const close = num(c.c);
+    const volume = num(c.v);
+    const interval = c.i;
+    if (!(open === open && high === high && low === low && close === close && volume >= 0))
+      return "bad o/h/l/c/v";
+    if (!isTime(c.t) || !isTime(c.T)) return "bad t/T";
+    if (typeof interval !== "string" || !/^[1-9][0-9]*[smhdwM]$/.test(interval)) return "bad interval";
+    const trades = typeof c.n === "number" && Number.isSafeInteger(c.n) && c.n >= 0 ? c.n : undefined;
+    const closed = c.T < receivedAt;
+    const timestamp = this.#isoFormatter.format(c.t);
+    const payload: OhlcvEvent["payload"] = {
+      symbol: market.symbol,
+      raw_symbol: market.coin,
+      open,
+      high,
+      low,
+      close,
+      volume,
+      timestamp,
+      interval,
+      closed,
+      received_at: this.#receivedIso(receivedAt),
+    };
+    if (trades !== undefined) payload.trades = trades;
+    return {
+      event_id: closed
+        ? deterministicEventId(c.t, fnv1a32(`${this.source}|${market.coin}|${interval}|closed`), 0)
+        : uuidv7(receivedAt),
+      event_type: EventType.OHLCV,
+      timestamp,
+      source: this.source,
+      payload,
+      correlation_id: null,
+      parent_event_id: null,
+      priority: 5,
+      processed_at: null,
+      processing_time_ms: null,
+    };
+  }
+
+  #tickerState(coin: string): TickerState {
+    let state = this.#tickers.get(coin);
+    if (state === undefined) {
+      state = { bid: NaN, ask: NaN, bidSize: NaN, askSize: NaN, bboTime: 0, hasBbo: false, ctx: undefined };
+      this.#tickers.set(coin, state);
+    }
+    return state;
+  }
+
+  #bbo(data: unknown, receivedAt: number): FrameResult {
+    const d = data as { coin?: unknown; time?: unknown; bbo?: unknown } | null | undefined;
+    if (typeof d !== "object" || d === null)
+      return { kind: "invalid", channel: "bbo", reason: "no data object" };
+    const market = typeof d.coin === "string" ? this.#markets.get(d.coin) : undefined;
+    if (market === undefined)
+      return { kind: "invalid", channel: "bbo", reason: `unknown coin ${JSON.stringify(d.coin)}` };
+    if (!isTime(d.time) || !Array.isArray(d.bbo))
+      return { kind: "invalid", channel: "bbo", reason: "bad time or bbo" };
+    const state = this.#tickerState(market.coin);
+    const bid = d.bbo[0] as { px?: unknown; sz?: unknown } | null | undefined;
+    const ask = d.bbo[1] as { px?: unknown; sz?: unknown } | null | undefined;
+    // A side that is null or missing: the book is empty on that side; keep no stale value for it.
+    state.bid = bid ? num(bid.px) : NaN;
+    state.bidSize = bid ? num(bid.sz) : NaN;
+    state.ask = ask ? num(ask.px) : NaN;
+    state.askSize = ask ? num(ask.sz) : NaN;
+    if ((bid && !(state.bid > 0 && state.bidSize >= 0)) || (ask && !(state.ask > 0 && state.askSize >= 0))) {
+      state.hasBbo = false;
+      return { kind: "invalid", channel: "bbo", reason: "bad px/sz" };
+    }
+    state.hasBbo = true;
+    state.bboTime = d.time;
+    return { kind: "bbo", coin: market.coin, event: this.#ticker(market, state, receivedAt) };
+  }
+
+  #assetCtx(channel: string, data: unknown, receivedAt: number): FrameResult {
+    const d = data as { coin?: unknown; ctx?: unknown } | null | undefined;
+    if (typeof d !== "object" || d === null) return { kind: "invalid", channel, reason: "no data object" };
+    const market = typeof d.coin === "string" ? this.#markets.get(d.coin) : undefined;
+    if (market === undefined)
+      return { kind: "invalid", channel, reason: `unknown coin ${JSON.stringify(d.coin)}` };
+    const ctx = d.ctx as Record<string, unknown> | null | undefined;
+    if (typeof ctx !== "object" || ctx === null) return { kind: "invalid", channel, reason: "no ctx object" };
+    const markPx = optNum(ctx.markPx);
+    const midPx = optNum(ctx.midPx);
+    const dayNtlVlm = optNum(ctx.dayNtlVlm);
+    const dayBaseVlm = optNum(ctx.dayBaseVlm);
+    const price = midPx ?? markPx;
+    // 24h base volume: `dayBaseVlm` when sent, else notional / mark price (older frames lack it).
+    const volume =
+      dayBaseVlm ??
+      (dayNtlVlm !== undefined && markPx !== undefined && markPx > 0 ? dayNtlVlm / markPx : undefined);
+    if (price === undefined || volume === undefined)
+      return { kind: "invalid", channel, reason: "no mark/mid price or volume" };
+    const state = this.#tickerState(market.coin);
+    state.ctx = {
+      price,
+      volume,
+      markPx,
+      midPx,
+      oraclePx: optNum(ctx.oraclePx),
+      openInterest: optNum(ctx.openInterest),
+      funding: optNum(ctx.funding),
+      dayNtlVlm,
+      prevDayPx: optNum(ctx.prevDayPx),
+    };
+    return { kind: "asset-ctx", coin: market.coin, event: this.#ticker(market, state, receivedAt) };
+  }
+
+  /** A ticker once both halves are known: best bid/ask from `bbo`, price and 24h volume from the ctx. */
+  #ticker(market: ParserMarket, state: TickerState, receivedAt: number): TickerEvent | undefined {
+    const ctx = state.ctx;
+    if (ctx === undefined || !state.hasBbo || !(state.bid > 0) || !(state.ask > 0)) return undefined;
+    const timestamp = this.#isoOf(Math.max(state.bboTime, 0) || receivedAt);
+    const payload: TickerEvent["payload"] = {
+      symbol: market.symbol,
+      raw_symbol: market.coin,
+      price: ctx.price,
+      volume: ctx.volume,
+      bid: state.bid,
+      ask: state.ask,
+      bid_volume: state.bidSize,
+      ask_volume: state.askSize,
+      timestamp,
+      received_at: this.#receivedIso(receivedAt),
+    };
+    if (ctx.markPx !== undefined) payload.mark_price = ctx.markPx;
+    if (ctx.midPx !== undefined) payload.mid_price = ctx.midPx;
+    if (ctx.oraclePx !== undefined) payload.index_price = ctx.oraclePx;
+    if (ctx.openInterest !== undefined) payload.open_interest = ctx.openInterest;
+    if (ctx.funding !== undefined) payload.funding_rate = ctx.funding;
+    if (ctx.dayNtlVlm !== undefined) payload.volume_quote_24h = ctx.dayNtlVlm;
+    if (ctx.prevDayPx !== undefined) payload.prev_day_price = ctx.prevDayPx;
+    return {
+      event_id: uuidv7(receivedAt),
+      event_type: EventType.TICKER,
+      timestamp,
+      source: this.source,
+      payload,
+      correlation_id: null,
+      parent_event_id: null,
+      priority: 5,
+      processed_at: null,
+      processing_time_ms: null,
+    };
+  }
+
+  #ack(data: unknown): FrameResult {
+    const d = data as { method?: unknown; subscription?: unknown } | null | undefined;
+    const sub = d?.subscription as { type?: unknown; coin?: unknown; interval?: unknown } | null | undefined;
+    if (
+      (d?.method !== "subscribe" && d?.method !== "unsubscribe") ||
+      typeof sub !== "object" ||
+      sub === null ||
+      typeof sub.type !== "string"
+    ) {
+      return { kind: "invalid", channel: "subscriptionResponse", reason: "ack without method/subscription" };
+    }
+    return {
+      kind: "ack",
+      method: d.method,
+      subscription: {
+        type: sub.type,
+        coin: typeof sub.coin === "string" ? sub.coin : undefined,
+        interval: typeof sub.interval === "string" ? sub.interval : undefined,
+      },
+    };
+  }
+
+  /** Milliseconds now from the parser's clock. */
+  now(): number {
+    return this.#now();
+  }
+}
+
+function toLevels(side: unknown, name: string, problems: string[]): [number, number][] | undefined {
+  if (!Array.isArray(side)) {
+    problems.push(`${name} is not an array`);
+    return undefined;
+  }
+  const out: [number, number][] = new Array<[number, number]>(side.length);
+  let n = 0;
+  for (let i = 0; i < side.length; i += 1) {
+    const level = side[i] as { px?: unknown; sz?: unknown } | null | undefined;
+    const px = level ? num(level.px) : NaN;
+    const sz = level ? num(level.sz) : NaN;
+    if (px > 0 && sz >= 0) out[n++] = [px, sz];
+    else problems.push(`${name}[${i}] bad level`);
+  }
+  if (n !== out.length) out.length = n;
+  return out;
+}
+
+function describeBadTrade(t: Record<string, unknown>): string {
+  const bad: string[] = [];
+  if (!(num(t.px) > 0)) bad.push("px");
+  if (!(num(t.sz) > 0)) bad.push("sz");
+  if (!isTime(t.time)) bad.push("time");
+  if (!Number.isSafeInteger(t.tid)) bad.push("tid");
+  if (t.side !== "A" && t.side !== "B") bad.push("side");
+  return bad.join(", ");
+}
+
+function preview(text: string): string {
+  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
+}

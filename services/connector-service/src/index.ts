@@ -1,0 +1,74 @@
+export {
+  connectorEnv,
+  CONNECTOR_NAMES,
+  shardSymbols,
+  type ConnectorConfig,
+  type ConnectorName,
+  type Shard,
+} from "./config.js";
+export { createConnectorService, type ConnectorService, type ConnectorServiceDeps } from "./service.js";
+export {
+  Connector,
+  type ConnectorHealth,
+  type ConnectorOptions,
+  type EventSink,
+  type HealthStatus,
+} from "./framework/connector.js";
+export { ConnectorError, type ConnectorErrorCode } from "./framework/connector-error.js";
+export {
+  createPromConnectorMetrics,
+  noopConnectorMetrics,
+  type ConnectorMetrics,
+} from "./framework/connector-metrics.js";
+export { backoffDelay, type BackoffOptions } from "./framework/backoff.js";
+export {
+  ReconnectingWebSocket,
+  type CloseCause,
+  type ReconnectingWebSocketOptions,
+  type WsCloseInfo,
+  type WsListener,
+} from "./framework/reconnecting-websocket.js";
+export {
+  RestClient,
+  parseRetryAfter,
+  type RateLimitedInfo,
+  type RestClientOptions,
+} from "./framework/rest-client.js";
+export { WeightRateLimiter, type WeightRateLimiterOptions } from "./framework/weight-rate-limiter.js";
+export { TradeDeduplicator } from "./framework/trade-deduplicator.js";
+export { RawCaptureWriter, readCapture, type CaptureRecord } from "./framework/raw-capture.js";
+export {
+  ReplayConnector,
+  type FrameHandler,
+  type ReplayConnectorOptions,
+  type ReplayIo,
+  type ReplayPace,
+} from "./framework/replay-connector.js";
+export { ManualScheduler, systemScheduler, type Scheduler, type TimerHandle } from "./framework/scheduler.js";
+export { deterministicEventId, fnv1a32, hashedEventId } from "./framework/event-ids.js";
+export { IsoFormatter, decimalToNumber, integerToString } from "./framework/iso-time.js";
+export {
+  HYPERLIQUID_CHANNELS,
+  HYPERLIQUID_DEFAULT_REST_URL,
+  HYPERLIQUID_DEFAULT_WS_URL,
+  HYPERLIQUID_INTERVALS,
+  HyperliquidConnector,
+  type HyperliquidChannel,
+  type HyperliquidConnectorOptions,
+} from "./hyperliquid/hyperliquid-connector.js";
+export {
+  HyperliquidFeed,
+  subscriptionKey,
+  type HyperliquidFeedHooks,
+} from "./hyperliquid/hyperliquid-feed.js";
+export {
+  HyperliquidParser,
+  type FrameResult,
+  type HyperliquidParserOptions,
+} from "./hyperliquid/hyperliquid-parser.js";
+export {
+  HyperliquidSymbols,
+  marketsFromMeta,
+  type HyperliquidMarket,
+} from "./hyperliquid/hyperliquid-symbols.js";
+export { createHyperliquidReplay, type HyperliquidReplayOptions } from "./hyperliquid/hyperliquid-replay.js";

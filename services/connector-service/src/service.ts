@@ -1,0 +1,196 @@
+import { join } from "node:path";
+import type { EventBus } from "@market-scraper/bus";
+import { type StandardEvent, isMarketDataType } from "@market-scraper/events";
+import type { Logger, Registry } from "@market-scraper/runtime";
+import { Counter } from "prom-client";
+import { type ConnectorConfig, shardSymbols } from "./config.js";
+import {
+  type ConnectorMetrics,
+  createPromConnectorMetrics,
+  noopConnectorMetrics,
+} from "./framework/connector-metrics.js";
+import type { Connector, ConnectorHealth, EventSink } from "./framework/connector.js";
+import { RawCaptureWriter } from "./framework/raw-capture.js";
+import type { Scheduler } from "./framework/scheduler.js";
+import { HyperliquidConnector } from "./hyperliquid/hyperliquid-connector.js";
+import { createHyperliquidReplay } from "./hyperliquid/hyperliquid-replay.js";
+
+export interface ConnectorServiceDeps {
+  config: ConnectorConfig;
+  /** Where events are published (`NatsEventBus` in production, `MemoryEventBus` in standalone/tests). */
+  bus: Pick<EventBus, "publish">;
+  logger: Logger;
+  /** Gets the connector metrics (`market_scraper_connector_*`); none when absent. */
+  registry?: Registry;
+  scheduler?: Scheduler;
+  fetch?: typeof fetch;
+  instance?: string;
+  /** Called when a replay connector has played its whole file. */
+  onReplayFinished?: () => void;
+  /**
+   * Publishes handed to the bus and not yet settled beyond which market data is dropped (counted and
+   * logged) instead of queued without bound while NATS is unreachable. Default 50 000.
+   */
+  maxPendingPublishes?: number;
+}
+
+export interface ConnectorService {
+  readonly connectors: readonly Connector[];
+  start(): Promise<void>;
+  /** Stops the connectors (intake), then waits for every publish they made. */
+  stop(): Promise<void>;
+  health(): ConnectorHealth[];
+  /** Publishes handed to the bus and not settled yet. */
+  readonly pendingPublishes: number;
+  /** Publishes the bus rejected (logged). */
+  readonly failedPublishes: number;
+  /** Market-data events dropped because too many publishes were pending. */
+  readonly droppedEvents: number;
+}
+
+/** Builds the configured connectors (this replica's shard of the symbols) around a bus. */
+export function createConnectorService(deps: ConnectorServiceDeps): ConnectorService {
+  const { config } = deps;
+  const logger = deps.logger.child({ component: "connector-service" });
+  const metrics: ConnectorMetrics = deps.registry
+    ? createPromConnectorMetrics(deps.registry)
+    : noopConnectorMetrics;
+  let pending = 0;
+  let failed = 0;
+  let dropped = 0;
+  let lastFailureLog = 0;
+  let lastDropLog = 0;
+  const maxPending = deps.maxPendingPublishes ?? 50_000;
+  const droppedCounter =
+    deps.registry === undefined
+      ? undefined
+      : new Counter({
+          name: "market_scraper_connector_events_dropped_total",
+          help: "Market-data events dropped because the bus had too many publishes pending (NATS unreachable)",
+          registers: [deps.registry],
+        });
+  let idle: (() => void) | undefined;
+
+  const sink: EventSink = {
+    publish(event: StandardEvent): void {
+      // The bus holds what it cannot send yet in a bounded queue and makes `publish` wait when it is
+      // full; past our own bound, market data is dropped (system events always go through).
+      if (pending >= maxPending && isMarketDataType(event.event_type)) {
+        dropped += 1;
+        droppedCounter?.inc();
+        const now = Date.now();
+        if (now - lastDropLog > 5_000) {
+          lastDropLog = now;
+          logger.error({ dropped, pending }, "too many publishes pending: dropping market data");
+        }
+        return;
+      }
+      pending += 1;
+      deps.bus.publish(event).then(
+        () => settle(),
+        (error: unknown) => {
+          failed += 1;
+          const now = Date.now();
+          if (now - lastFailureLog > 5_000) {
+            lastFailureLog = now;
+            logger.error({ err: error, failed, event_type: event.event_type }, "publishing an event failed");
+          }
+          settle();
+        },
+      );
+    },
+  };
+  function settle(): void {
+    pending -= 1;
+    if (pending === 0) idle?.();
+  }
+
+  const captures: RawCaptureWriter[] = [];
+  const common = {
+    sink,
+    logger: deps.logger,
+    metrics,
+    heartbeatIntervalMs: config.HEARTBEAT_INTERVAL,
+    ...(deps.scheduler === undefined ? {} : { scheduler: deps.scheduler }),
+    ...(deps.instance === undefined ? {} : { instance: deps.instance }),
+  };
+  const connectors: Connector[] = [];
+  for (const name of config.CONNECTORS) {
+    switch (name) {
+      case "hyperliquid": {
+        let capture: RawCaptureWriter | undefined;
+        if (config.CAPTURE_DIR !== undefined) {
+          const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+          capture = new RawCaptureWriter(
+            join(config.CAPTURE_DIR, `hyperliquid-${stamp}-${process.pid}.jsonl`),
+          );
+          captures.push(capture);
+        }
+        const symbols = shardSymbols(config.HYPERLIQUID_SYMBOLS, config.CONNECTOR_SHARD);
+        logger.info({ symbols, shard: config.CONNECTOR_SHARD }, "hyperliquid symbols of this replica");
+        connectors.push(
+          new HyperliquidConnector({
+            ...common,
+            wsUrl: config.HYPERLIQUID_WS_URL,
+            restUrl: config.HYPERLIQUID_REST_URL,
+            symbols,
+            channels: config.HYPERLIQUID_CHANNELS,
+            intervals: config.HYPERLIQUID_OHLCV_INTERVALS,
+            staleAfterMs: config.HYPERLIQUID_STALE_AFTER,
+            connectionStaleAfterMs: config.HYPERLIQUID_CONNECTION_STALE_AFTER,
+            pingIntervalMs: config.HYPERLIQUID_PING_INTERVAL,
+            maxConnectionAgeMs: config.HYPERLIQUID_MAX_CONNECTION_AGE,
+            ackTimeoutMs: config.HYPERLIQUID_ACK_TIMEOUT,
+            backoff: {
+              initialMs: config.HYPERLIQUID_RECONNECT_INITIAL,
+              maxMs: config.HYPERLIQUID_RECONNECT_MAX,
+            },
+            restWeightPerMinute: config.HYPERLIQUID_REST_WEIGHT_PER_MINUTE,
+            dedupCapacity: config.DEDUP_CAPACITY,
+            ...(capture === undefined ? {} : { capture }),
+            ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+          }),
+        );
+        break;
+      }
+      case "replay":
+        connectors.push(
+          createHyperliquidReplay({
+            ...common,
+            name: config.REPLAY_SOURCE,
+            file: config.REPLAY_FILE ?? "",
+            pace: config.REPLAY_SPEED,
+            dedupCapacity: config.DEDUP_CAPACITY,
+            ...(deps.onReplayFinished === undefined ? {} : { onFinished: deps.onReplayFinished }),
+          }),
+        );
+        break;
+    }
+  }
+
+  return {
+    connectors,
+    get pendingPublishes() {
+      return pending;
+    },
+    get failedPublishes() {
+      return failed;
+    },
+    get droppedEvents() {
+      return dropped;
+    },
+    async start() {
+      for (const connector of connectors) await connector.start();
+    },
+    async stop() {
+      await Promise.all(connectors.map((c) => c.stop()));
+      await Promise.all(captures.map((c) => c.close()));
+      if (pending > 0) {
+        await new Promise<void>((resolve) => {
+          idle = resolve;
+        });
+      }
+    },
+    health: () => connectors.map((c) => c.health()),
+  };
+}

@@ -1,0 +1,342 @@
+/* global window, document, location, LightweightCharts */
+// The live page: a candlestick chart, the last trades and the connectors' status of one symbol, from
+// the gateway's REST history and its own WebSocket (/v1/stream). Plain browser JavaScript, no build step.
+"use strict";
+
+(function main() {
+  const INTERVAL_SECONDS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+  const MAX_TRADES = 50;
+  const HISTORY_BARS = 300;
+  const params = new URLSearchParams(location.search);
+
+  const el = {
+    symbol: document.getElementById("symbol"),
+    interval: document.getElementById("interval"),
+    connection: document.getElementById("connection"),
+    keyForm: document.getElementById("key-form"),
+    keyInput: document.getElementById("api-key"),
+    chart: document.getElementById("chart"),
+    chartSymbol: document.getElementById("chart-symbol"),
+    lastPrice: document.getElementById("last-price"),
+    chartInfo: document.getElementById("chart-info"),
+    trades: document.querySelector("#trades tbody"),
+    connectors: document.getElementById("connectors"),
+  };
+
+  const state = {
+    apiKey: params.get("api_key") || localStorage.getItem("market-scraper.api-key") || "",
+    symbol: params.get("symbol") || "",
+    interval: params.get("interval") || "1m",
+    bars: new Map(), // bar time (s) -> bar
+    lastBarTime: 0,
+    updates: 0,
+    connectors: new Map(),
+    socket: null,
+    reconnectDelay: 500,
+    generation: 0,
+  };
+
+  const chart = LightweightCharts.createChart(el.chart, {
+    autoSize: true,
+    layout: { background: { color: "#171a21" }, textColor: "#d1d4dc" },
+    grid: { vertLines: { color: "#222631" }, horzLines: { color: "#222631" } },
+    timeScale: { timeVisible: true, secondsVisible: false },
+    rightPriceScale: { borderColor: "#262a33" },
+  });
+  const series = chart.addSeries(LightweightCharts.CandlestickSeries, {
+    upColor: "#26a69a",
+    downColor: "#ef5350",
+    wickUpColor: "#26a69a",
+    wickDownColor: "#ef5350",
+    borderVisible: false,
+  });
+
+  function intervalSeconds(interval) {
+    const match = /^(\d+)([smhdw])$/.exec(interval);
+    return match ? Number(match[1]) * INTERVAL_SECONDS[match[2]] : 60;
+  }
+
+  function setConnection(text, stateName) {
+    el.connection.textContent = text;
+    el.connection.dataset.state = stateName;
+  }
+
+  async function api(path) {
+    const headers = state.apiKey ? { "x-api-key": state.apiKey } : {};
+    const response = await fetch(path, { headers });
+    if (response.status === 401 || response.status === 403) {
+      el.keyForm.hidden = false;
+      throw new Error("an API key is needed");
+    }
+    const body = await response.json();
+    if (!response.ok) throw new Error(body && body.error ? body.error.message : response.statusText);
+    return body;
+  }
+
+  function formatPrice(value) {
+    return Number(value).toLocaleString(undefined, { maximumFractionDigits: 8 });
+  }
+
+  function showChartState() {
+    el.chart.dataset.bars = String(state.bars.size);
+    el.chart.dataset.updates = String(state.updates);
+    const last = state.bars.get(state.lastBarTime);
+    if (last) {
+      el.chart.dataset.lastClose = String(last.close);
+      el.lastPrice.textContent = formatPrice(last.close);
+    }
+    el.chartInfo.textContent = `${state.interval} · ${state.bars.size} candles`;
+  }
+
+  function applyBar(bar) {
+    if (bar.time < state.lastBarTime) {
+      // An older candle (late correction): redraw everything rather than break update()'s order rule.
+      state.bars.set(bar.time, bar);
+      series.setData([...state.bars.values()].sort((a, b) => a.time - b.time));
+    } else {
+      state.bars.set(bar.time, bar);
+      state.lastBarTime = bar.time;
+      series.update(bar);
+    }
+    state.updates++;
+    showChartState();
+  }
+
+  function candleFromEvent(event) {
+    const p = event.payload;
+    return {
+      time: Math.floor(Date.parse(p.timestamp) / 1000),
+      open: p.open,
+      high: p.high,
+      low: p.low,
+      close: p.close,
+    };
+  }
+
+  function onCandle(event) {
+    const p = event.payload;
+    if (p.symbol !== state.symbol || (p.interval !== undefined && p.interval !== state.interval)) return;
+    applyBar(candleFromEvent(event));
+  }
+
+  // Trades move the forming candle between the processor's candle updates.
+  function onTrade(event) {
+    const p = event.payload;
+    if (p.symbol !== state.symbol) return;
+    addTradeRow(p, true);
+    const step = intervalSeconds(state.interval);
+    const time = Math.floor(Date.parse(p.timestamp) / 1000 / step) * step;
+    if (time < state.lastBarTime) return;
+    const bar = state.bars.get(time);
+    applyBar(
+      bar
+        ? { ...bar, high: Math.max(bar.high, p.price), low: Math.min(bar.low, p.price), close: p.price }
+        : { time, open: p.price, high: p.price, low: p.price, close: p.price },
+    );
+  }
+
+  function addTradeRow(p, atTop) {
+    const row = document.createElement("tr");
+    row.className = p.side || "";
+    const cells = [
+      new Date(p.timestamp).toISOString().slice(11, 19),
+      p.side || "",
+      formatPrice(p.price),
+      formatPrice(p.volume),
+    ];
+    cells.forEach((text, i) => {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      if (i === 1) cell.className = "side";
+      if (i >= 2) cell.className = "num";
+      row.appendChild(cell);
+    });
+    if (atTop) el.trades.prepend(row);
+    else el.trades.appendChild(row);
+    while (el.trades.rows.length > MAX_TRADES) el.trades.deleteRow(-1);
+  }
+
+  function onConnectorStatus(entry) {
+    const key = `${entry.source}/${entry.connector}/${entry.channel || ""}`;
+    state.connectors.set(key, entry);
+    el.connectors.replaceChildren(
+      ...[...state.connectors.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([, c]) => {
+          const item = document.createElement("li");
+          const name = document.createElement("span");
+          name.textContent = c.channel ? `${c.connector} · ${c.channel}` : c.connector;
+          const status = document.createElement("span");
+          status.className = `state-${c.status}`;
+          status.textContent = c.status;
+          status.title = c.message || c.timestamp;
+          item.append(name, status);
+          return item;
+        }),
+    );
+  }
+
+  function statusEntry(event) {
+    const p = event.payload;
+    return {
+      source: event.source,
+      connector: p.connector,
+      status: p.status,
+      channel: p.channel || null,
+      message: p.message || null,
+      timestamp: event.timestamp,
+    };
+  }
+
+  async function loadHistory(generation) {
+    const step = intervalSeconds(state.interval);
+    const start = new Date(Date.now() - HISTORY_BARS * step * 1000).toISOString();
+    const base = `/v1/markets/${encodeURIComponent(state.symbol)}`;
+    const bars = [];
+    let cursor = null;
+    for (let page = 0; page < 5; page++) {
+      const query = new URLSearchParams({ interval: state.interval, start, limit: "1000" });
+      if (cursor) query.set("cursor", cursor);
+      const body = await api(`${base}/ohlcv?${query}`);
+      for (const event of body.data) bars.push(candleFromEvent(event));
+      cursor = body.next_cursor;
+      if (!cursor) break;
+    }
+    if (generation !== state.generation) return;
+    for (const bar of bars) state.bars.set(bar.time, bar);
+    const sorted = [...state.bars.values()].sort((a, b) => a.time - b.time);
+    series.setData(sorted);
+    chart.timeScale().fitContent();
+    state.lastBarTime = sorted.length ? sorted[sorted.length - 1].time : 0;
+    showChartState();
+
+    const trades = await api(`${base}/trades?order=desc&limit=${MAX_TRADES}`);
+    if (generation !== state.generation) return;
+    el.trades.replaceChildren();
+    for (const event of trades.data) addTradeRow(event.payload, false);
+  }
+
+  async function loadConnectors() {
+    const body = await api("/v1/connectors");
+    for (const entry of body.data) onConnectorStatus(entry);
+  }
+
+  async function loadSymbols() {
+    const body = await api("/v1/markets");
+    const symbols = [...new Set(body.data.map((m) => m.symbol))].sort();
+    if (!state.symbol) state.symbol = symbols[0] || "BTC-USD";
+    if (!symbols.includes(state.symbol)) symbols.unshift(state.symbol);
+    el.symbol.replaceChildren(
+      ...symbols.map((s) => {
+        const option = document.createElement("option");
+        option.value = s;
+        option.textContent = s;
+        return option;
+      }),
+    );
+    el.symbol.value = state.symbol;
+  }
+
+  function subscribe(socket) {
+    socket.send(
+      JSON.stringify({
+        action: "subscribe",
+        id: "market",
+        event_types: ["ohlcv", "trade"],
+        symbols: [state.symbol],
+      }),
+    );
+    socket.send(JSON.stringify({ action: "subscribe", id: "status", event_types: ["connector_status"] }));
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const query = state.apiKey ? `?api_key=${encodeURIComponent(state.apiKey)}` : "";
+    const socket = new WebSocket(`${scheme}//${location.host}/v1/stream${query}`);
+    state.socket = socket;
+    let pinger = null;
+    socket.addEventListener("open", () => {
+      state.reconnectDelay = 500;
+      setConnection("live", "open");
+      subscribe(socket);
+      pinger = window.setInterval(() => socket.send(JSON.stringify({ action: "ping" })), 20000);
+    });
+    socket.addEventListener("message", (message) => {
+      const frame = JSON.parse(message.data);
+      if (frame.type === "event") {
+        const event = frame.event;
+        if (event.event_type === "ohlcv") onCandle(event);
+        else if (event.event_type === "trade") onTrade(event);
+        else if (event.event_type === "connector_status") onConnectorStatus(statusEntry(event));
+      } else if (frame.type === "error") {
+        setConnection(`error: ${frame.error.message}`, "closed");
+      }
+    });
+    socket.addEventListener("close", (closed) => {
+      window.clearInterval(pinger);
+      if (state.socket !== socket) return;
+      setConnection(`reconnecting${closed.reason ? ` (${closed.reason.split(":")[0]})` : ""}…`, "closed");
+      window.setTimeout(connect, state.reconnectDelay);
+      state.reconnectDelay = Math.min(state.reconnectDelay * 2, 15000);
+    });
+  }
+
+  async function selectSymbol() {
+    state.generation++;
+    state.bars.clear();
+    state.lastBarTime = 0;
+    series.setData([]);
+    el.chartSymbol.textContent = state.symbol;
+    el.lastPrice.textContent = "—";
+    const url = new URL(location.href);
+    url.searchParams.set("symbol", state.symbol);
+    url.searchParams.set("interval", state.interval);
+    url.searchParams.delete("api_key");
+    window.history.replaceState(null, "", url);
+    if (state.socket && state.socket.readyState === WebSocket.OPEN) {
+      state.socket.send(JSON.stringify({ action: "unsubscribe", id: "market" }));
+      state.socket.send(
+        JSON.stringify({
+          action: "subscribe",
+          id: "market",
+          event_types: ["ohlcv", "trade"],
+          symbols: [state.symbol],
+        }),
+      );
+    }
+    await loadHistory(state.generation);
+  }
+
+  async function start() {
+    el.interval.value = state.interval;
+    try {
+      await loadSymbols();
+      el.chartSymbol.textContent = state.symbol;
+      connect();
+      await Promise.all([selectSymbol(), loadConnectors()]);
+      document.body.dataset.ready = "true";
+    } catch (error) {
+      setConnection(String(error.message || error), "closed");
+    }
+  }
+
+  el.symbol.addEventListener("change", () => {
+    state.symbol = el.symbol.value;
+    void selectSymbol();
+  });
+  el.interval.addEventListener("change", () => {
+    state.interval = el.interval.value;
+    void selectSymbol();
+  });
+  el.keyForm.addEventListener("submit", (submitted) => {
+    submitted.preventDefault();
+    state.apiKey = el.keyInput.value.trim();
+    localStorage.setItem("market-scraper.api-key", state.apiKey);
+    el.keyForm.hidden = true;
+    if (state.socket) state.socket.close();
+    state.socket = null;
+    void start();
+  });
+
+  void start();
+})();

@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import { ApiKeys } from "./api-keys.js";
+import { GatewayError } from "./gateway-error.js";
+import {
+  type GuardedRequest,
+  type RequestGuardOptions,
+  guardRequest,
+  isStream,
+  isV1,
+} from "./request-guard.js";
+import { RateLimiter } from "./rate-limiter.js";
+
+const request = (over: Partial<GuardedRequest> = {}): GuardedRequest => ({
+  url: "/v1/markets",
+  ip: "10.0.0.1",
+  headers: {},
+  query: {},
+  ...over,
+});
+
+function options(over: Partial<RequestGuardOptions> = {}): RequestGuardOptions {
+  return {
+    apiKeys: new ApiKeys([{ key: "good-key-123", rateLimit: 2 }]),
+    limiter: new RateLimiter({ limit: 5, windowMs: 60_000, clock: () => 0 }),
+    windowMs: 60_000,
+    state: () => "ready",
+    ...over,
+  };
+}
+
+function codeOf(run: () => unknown): string | undefined {
+  try {
+    run();
+    return undefined;
+  } catch (error) {
+    return error instanceof GatewayError ? error.code : "not a GatewayError";
+  }
+}
+
+describe("guardRequest", () => {
+  it("answers 503 first while not ready", () => {
+    expect(codeOf(() => guardRequest(request(), options({ state: () => "starting" })))).toBe("UNAVAILABLE");
+    expect(codeOf(() => guardRequest(request(), options({ state: () => "stopping" })))).toBe("UNAVAILABLE");
+  });
+
+  it("checks the key, and takes ?api_key only on the stream endpoints", () => {
+    const opts = options();
+    expect(codeOf(() => guardRequest(request(), opts))).toBe("UNAUTHORIZED");
+    expect(codeOf(() => guardRequest(request({ headers: { "x-api-key": "nope-nope" } }), opts))).toBe(
+      "FORBIDDEN",
+    );
+    expect(codeOf(() => guardRequest(request({ query: { api_key: "good-key-123" } }), opts))).toBe(
+      "UNAUTHORIZED",
+    );
+    const stream = request({
+      url: "/v1/stream/sse?api_key=good-key-123",
+      query: { api_key: "good-key-123" },
+    });
+    expect(guardRequest(stream, opts).headers).toEqual({
+      "ratelimit-limit": "2",
+      "ratelimit-remaining": "1",
+      "ratelimit-reset": "60",
+    });
+  });
+
+  it("rate-limits per key, or per address while open", () => {
+    const keyed = options();
+    const withKey = request({ headers: { authorization: "Bearer good-key-123" } });
+    guardRequest(withKey, keyed);
+    guardRequest(withKey, keyed);
+    expect(codeOf(() => guardRequest(withKey, keyed))).toBe("RATE_LIMITED");
+
+    const open = options({ apiKeys: new ApiKeys([]) });
+    for (let i = 0; i < 5; i++) guardRequest(request(), open);
+    expect(codeOf(() => guardRequest(request(), open))).toBe("RATE_LIMITED");
+    expect(guardRequest(request({ ip: "10.0.0.2" }), open).caller.id).toBe("ip:10.0.0.2");
+  });
+});
+
+describe("paths", () => {
+  it("knows /v1 and the stream endpoints", () => {
+    expect([isV1("/v1"), isV1("/v1/events?x=1"), isV1("/v1?x"), isV1("/v10"), isV1("/")]).toEqual([
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
+    expect([isStream("/v1/stream?api_key=1"), isStream("/v1/stream/sse"), isStream("/v1/streams")]).toEqual([
+      true,
+      true,
+      false,
+    ]);
+  });
+});

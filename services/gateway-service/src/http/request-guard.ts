@@ -1,0 +1,81 @@
+import type { ApiKeys, Caller } from "./api-keys.js";
+import { presentedKey } from "./api-keys.js";
+import { GatewayError } from "./gateway-error.js";
+import type { RateLimiter } from "./rate-limiter.js";
+
+/** What the guard reads of a request. */
+export interface GuardedRequest {
+  readonly url: string;
+  readonly ip: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly query: unknown;
+}
+
+export interface RequestGuardOptions {
+  readonly apiKeys: ApiKeys;
+  readonly limiter: RateLimiter;
+  readonly windowMs: number;
+  /** `ready`: serve `/v1`; otherwise 503, saying whether the gateway is stopping or starting. */
+  readonly state: () => "ready" | "starting" | "stopping";
+}
+
+export function isV1(url: string): boolean {
+  return url === "/v1" || url.startsWith("/v1/") || url.startsWith("/v1?");
+}
+
+/** The stream endpoints, which also take `?api_key=` (browsers cannot send headers there). */
+export function isStream(url: string): boolean {
+  const path = url.split("?", 1)[0] ?? "";
+  return path === "/v1/stream" || path === "/v1/stream/sse";
+}
+
+/**
+ * The checks every `/v1` request passes, in order: ready (503), API key (401/403), rate limit (429).
+ * Returns the caller and the `RateLimit-*` headers for the answer; throws a `GatewayError` otherwise.
+ */
+export function guardRequest(
+  request: GuardedRequest,
+  options: RequestGuardOptions,
+): { caller: Caller; headers: Record<string, string> } {
+  const state = options.state();
+  if (state !== "ready") {
+    const message = state === "stopping" ? "the gateway is shutting down" : "the gateway is not ready yet";
+    throw new GatewayError("UNAVAILABLE", message, { headers: { "retry-after": "1" } });
+  }
+  const query = request.query as Record<string, unknown> | undefined;
+  const queryKey = isStream(request.url) && typeof query?.api_key === "string" ? query.api_key : undefined;
+  const check = options.apiKeys.check(presentedKey(request.headers, queryKey));
+  let caller: Caller;
+  switch (check.kind) {
+    case "missing":
+      throw new GatewayError(
+        "UNAUTHORIZED",
+        "an API key is required: Authorization: Bearer <key> or x-api-key",
+        {
+          headers: { "www-authenticate": 'Bearer realm="market-scraper"' },
+        },
+      );
+    case "invalid":
+      throw new GatewayError("FORBIDDEN", "the API key is not valid");
+    case "open":
+      caller = { id: `ip:${request.ip}`, rateLimit: null };
+      break;
+    case "ok":
+      caller = check.caller;
+      break;
+  }
+  const decision = options.limiter.take(caller.id, caller.rateLimit ?? undefined);
+  const headers = {
+    "ratelimit-limit": String(decision.limit),
+    "ratelimit-remaining": String(decision.remaining),
+    "ratelimit-reset": String(decision.resetSeconds),
+  };
+  if (!decision.allowed) {
+    throw new GatewayError(
+      "RATE_LIMITED",
+      `rate limit of ${decision.limit} requests per ${options.windowMs / 1000} s exceeded`,
+      { headers: { ...headers, "retry-after": String(decision.resetSeconds) } },
+    );
+  }
+  return { caller, headers };
+}

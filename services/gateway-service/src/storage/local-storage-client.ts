@@ -1,0 +1,75 @@
+import {
+  type CandlesQueryInput,
+  EventPage,
+  type EventsQueryInput,
+  type LatestQuery,
+  LatestReply,
+  type MarketsQuery,
+  MarketsReply,
+  StatsReply,
+  StorageErrorCode,
+} from "@market-scraper/events";
+import type { z } from "zod";
+import type { StorageEndpoint } from "./nats-storage-client.js";
+import { type StorageClient, StorageClientError } from "./storage-client.js";
+
+/**
+ * Runs one storage query in process: `(name, request) => reply body`, throwing an error whose `code`
+ * is a `StorageErrorCode` (`BAD_REQUEST`, `NOT_FOUND`, `UNAVAILABLE`, `INTERNAL`) on failure. The storage
+ * service's `StorageQueries#run` has this shape.
+ */
+export type StorageQueryRunner = (name: StorageEndpoint, request: unknown) => Promise<unknown>;
+
+/**
+ * A `StorageClient` without NATS, for `standalone` (everything in one process over MemoryEventBus):
+ * replies are validated with the same schemas as over NATS, and failures become `StorageClientError`s.
+ */
+export class LocalStorageClient implements StorageClient {
+  readonly #run: StorageQueryRunner;
+
+  constructor(run: StorageQueryRunner) {
+    this.#run = run;
+  }
+
+  events(query: EventsQueryInput): Promise<EventPage> {
+    return this.#query("events", query, EventPage);
+  }
+
+  latest(query: LatestQuery): Promise<LatestReply> {
+    return this.#query("latest", query, LatestReply);
+  }
+
+  candles(query: CandlesQueryInput): Promise<EventPage> {
+    return this.#query("candles", query, EventPage);
+  }
+
+  markets(query: MarketsQuery): Promise<MarketsReply> {
+    return this.#query("markets", query, MarketsReply);
+  }
+
+  stats(): Promise<StatsReply> {
+    return this.#query("stats", {}, StatsReply);
+  }
+
+  async #query<S extends z.ZodType>(
+    name: StorageEndpoint,
+    request: unknown,
+    schema: S,
+  ): Promise<z.output<S>> {
+    let body: unknown;
+    try {
+      body = await this.#run(name, request);
+    } catch (error) {
+      const code = StorageErrorCode.safeParse((error as { code?: unknown } | null)?.code);
+      const message = error instanceof Error ? error.message : String(error);
+      throw new StorageClientError(code.success ? code.data : "INTERNAL", message, { cause: error });
+    }
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      throw new StorageClientError("BAD_REPLY", `storage.${name} returned an unexpected shape`, {
+        cause: parsed.error,
+      });
+    }
+    return parsed.data;
+  }
+}

@@ -1,0 +1,199 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { NatsEventBus } from "@market-scraper/bus";
+import {
+  type NatsServerHandle,
+  makeConnectorStatus,
+  makeOhlcv,
+  makeTrades,
+  startNats,
+  waitFor,
+} from "@market-scraper/testkit";
+import { type Browser, type Page, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type RunningGateway,
+  type StorageProcess,
+  connectPublisher,
+  getJson,
+  publishProcessed,
+  startGateway,
+  startStorageProcess,
+} from "./helpers.js";
+
+// The live page in headless Chromium (Debian's `chromium`), fed by the gateway's REST history (from the
+// real storage service) and its own WebSocket: the chart renders the stored candles and moves when new
+// events arrive. Screenshots land in test-results/.
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const RESULTS = fileURLToPath(new URL("../test-results/", import.meta.url));
+const KEY = "page-test-key-1";
+const MINUTE = 60_000;
+
+let nats: NatsServerHandle;
+let publisher: NatsEventBus;
+let storage: StorageProcess;
+let gw: RunningGateway;
+let browser: Browser;
+const pageErrors: string[] = [];
+
+// Candles for the last 30 minutes (the page loads the last 300 intervals), aligned to the minute.
+const bucket = Math.floor(Date.now() / MINUTE) * MINUTE;
+const candles = Array.from({ length: 30 }, (_, i) => {
+  const open = 50_000 + Math.round(Math.sin(i / 3) * 400);
+  const close = open + (i % 3 === 0 ? -120 : 150);
+  return makeOhlcv({
+    source: "hyperliquid",
+    symbol: "BTC-USD",
+    timestamp: new Date(bucket - (30 - i) * MINUTE),
+    payload: {
+      interval: "1m",
+      open,
+      close,
+      high: Math.max(open, close) + 80,
+      low: Math.min(open, close) - 80,
+    },
+  });
+});
+const trades = makeTrades(5, { source: "hyperliquid", symbol: "BTC-USD", startMs: bucket - 10 * MINUTE });
+
+beforeAll(async () => {
+  mkdirSync(RESULTS, { recursive: true });
+  nats = await startNats({ isolated: true });
+  publisher = await connectPublisher(nats.url);
+  storage = await startStorageProcess(nats.url);
+  gw = await startGateway(nats.url, { config: { GATEWAY_API_KEYS: [{ key: KEY, rateLimit: null }] } });
+  await publishProcessed(publisher, [
+    ...candles,
+    ...trades,
+    makeConnectorStatus({ source: "hyperliquid", payload: { status: "connected" } }),
+  ]);
+  await waitFor(
+    async () => {
+      const { body } = await getJson<{ data: unknown[] }>(
+        `${gw.url}/v1/markets/BTC-USD/ohlcv?limit=1000`,
+        KEY,
+      );
+      return body.data.length === candles.length;
+    },
+    { timeoutMs: 20_000, message: "the candles to be stored" },
+  );
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await gw?.stop();
+  await storage?.stop();
+  await publisher?.close();
+  await nats?.stop();
+});
+
+async function openPage(path: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+  page.on("pageerror", (error) => pageErrors.push(`pageerror: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") pageErrors.push(`console: ${message.text()}`);
+  });
+  await page.goto(`${gw.url}${path}`);
+  return page;
+}
+
+const chartData = async (page: Page) => {
+  const chart = page.locator("#chart");
+  return {
+    bars: Number(await chart.getAttribute("data-bars")),
+    lastClose: (await chart.getAttribute("data-last-close")) ?? undefined,
+  };
+};
+
+describe("live page", () => {
+  it("renders the stored candles, trades and connectors, then updates from the WebSocket", async () => {
+    const page = await openPage(`/?symbol=BTC-USD&api_key=${KEY}`);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 20_000 });
+    await page.waitForSelector("#connection[data-state=open]");
+
+    expect(await chartData(page)).toEqual({
+      bars: candles.length,
+      lastClose: String(candles.at(-1)!.payload.close),
+    });
+    const canvases = await page.locator("#chart canvas").count();
+    expect(canvases).toBeGreaterThan(0);
+    const box = await page.locator("#chart").boundingBox();
+    expect(box!.width).toBeGreaterThan(300);
+    expect(await page.locator("#trades tbody tr").count()).toBe(trades.length);
+    await expect.poll(() => page.locator("#connectors").textContent()).toContain("connected");
+    // The key came from the URL and was not left in it.
+    expect(new URL(page.url()).searchParams.get("api_key")).toBeNull();
+    const before = await page.locator("#chart").screenshot();
+
+    // A new candle, then a trade that moves it, then a connector state change, all live.
+    const live = makeOhlcv({
+      source: "hyperliquid",
+      symbol: "BTC-USD",
+      timestamp: new Date(bucket),
+      payload: { interval: "1m", open: 50_100, high: 50_900, low: 49_900, close: 50_800 },
+    });
+    await publishProcessed(publisher, [live]);
+    await expect.poll(() => chartData(page)).toEqual({ bars: candles.length + 1, lastClose: "50800" });
+
+    const [trade] = makeTrades(1, {
+      source: "hyperliquid",
+      symbol: "BTC-USD",
+      startMs: bucket + 1_000,
+      basePrice: 51_500,
+    });
+    await publishProcessed(publisher, [trade!]);
+    await expect
+      .poll(() => chartData(page))
+      .toEqual({
+        bars: candles.length + 1,
+        lastClose: String(trade!.payload.price),
+      });
+    await expect.poll(() => page.locator("#trades tbody tr").count()).toBe(trades.length + 1);
+
+    await publishProcessed(publisher, [
+      makeConnectorStatus({
+        source: "hyperliquid",
+        payload: { status: "reconnecting", message: "socket closed" },
+      }),
+    ]);
+    await expect.poll(() => page.locator("#connectors").textContent()).toContain("reconnecting");
+
+    const after = await page.locator("#chart").screenshot();
+    expect(after.equals(before)).toBe(false);
+    await page.screenshot({ path: join(RESULTS, "live-page.png") });
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  });
+
+  it("asks for an API key when it has none, and serves the API docs", async () => {
+    const page = await openPage("/?symbol=BTC-USD");
+    await page.waitForSelector("#key-form:not([hidden])");
+    await page.close();
+    pageErrors.length = 0; // the 401s of that page are expected
+
+    const docs = await openPage("/docs");
+    await docs.waitForSelector(".swagger-ui .info .title", { timeout: 20_000 });
+    expect(await docs.locator(".swagger-ui .info .title").textContent()).toContain("market-scraper gateway");
+    expect(await docs.locator(".opblock-summary-path").allTextContents()).toEqual(
+      expect.arrayContaining(["/v1/events", "/v1/markets/{symbol}/ohlcv", "/v1/stream"]),
+    );
+    await docs.screenshot({ path: join(RESULTS, "api-docs.png") });
+    expect(pageErrors).toEqual([]);
+    await docs.close();
+  });
+});

@@ -1,0 +1,342 @@
+import type { EventBus } from "@market-scraper/bus";
+import {
+  EventType,
+  type StandardEvent,
+  StandardEvent as Events,
+  decodeEvent,
+  deadLetterSubject,
+  parseSubject,
+  subjectMatchesEvent,
+} from "@market-scraper/events";
+import {
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JsMsg,
+  type JetStreamClient,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { CheckpointStore } from "./checkpoint-store.js";
+import { deterministicId } from "./deterministic-id.js";
+import { type Partition, ownsKey, partitionName } from "./partition.js";
+import type { Processor, ProcessorLogger } from "./processor.js";
+
+export const MARKET_STREAM = "MARKET";
+
+export interface PartitionedConsumerOptions {
+  nc: NatsConnection;
+  bus: EventBus;
+  processor: Processor;
+  /** The event types to consume; default the processor's `eventTypes`. */
+  eventTypes?: readonly EventType[];
+  store: CheckpointStore;
+  partition: Partition;
+  logger: ProcessorLogger & { info(obj: object, msg?: string): void };
+  /** Where a partition without a checkpoint starts: the whole stream (`all`) or its end (`new`). */
+  start?: "all" | "new";
+  /** Checkpoint at least this often while events flow (and within it once they stop). Default 1000 ms. */
+  checkpointIntervalMs?: number;
+  /** …and after this many consumed messages. Default 10,000. */
+  checkpointEvery?: number;
+  /** Messages buffered by the ordered consumer. Default 1000. */
+  batch?: number;
+  /** `source` of the error events for malformed messages. */
+  errorSource?: string;
+}
+
+/** Counters of the consumer, read by `/metrics`. */
+export interface ConsumerStats {
+  /** Messages handed to the pipeline. */
+  processed: number;
+  /** Messages of symbols owned by other partitions. */
+  foreign: number;
+  /** Messages already applied before a restart (sequence ≤ the symbol's checkpoint). */
+  replayed: number;
+  /** Messages that were not valid events (dead-lettered). */
+  malformed: number;
+  checkpoints: number;
+  /** Stream sequence of the last message seen. */
+  position: number;
+  /** Messages in the stream after `position` (lag). */
+  pending: number;
+}
+
+function keyOf(source: string, symbol: string): string {
+  return `${source}\u0000${symbol}`;
+}
+
+/**
+ * Consumes `market.…` from JetStream for one partition of the (source, symbol) key space, crash-safely:
+ *
+ * - An ordered consumer (ephemeral, in stream order, no acks) starts after the partition's checkpointed
+ *   stream position, so a restart misses nothing and never sees messages out of order.
+ * - Every checkpoint first waits until all outputs so far are stored (`bus.flush()`), then saves, for
+ *   each (source, symbol) touched since the last one, the pipeline's state with the sequence of the
+ *   last message applied to it, and finally the partition position.
+ * - After a crash, messages between the position and the crash are read again; a message whose sequence
+ *   is ≤ its symbol's checkpoint is skipped (its effect is in the restored state), the others are
+ *   processed again and re-emit the same deterministic event ids (dropped as duplicates by JetStream in
+ *   its 2-minute window, and by storage's idempotent writes after it).
+ * - Symbols owned by other partitions are skipped without decoding.
+ */
+export class PartitionedConsumer {
+  readonly #o: PartitionedConsumerOptions;
+  readonly #js: JetStreamClient;
+  readonly #name: string;
+  readonly #applied = new Map<string, number>();
+  readonly #dirty = new Set<string>();
+  readonly #stats: ConsumerStats = {
+    processed: 0,
+    foreign: 0,
+    replayed: 0,
+    malformed: 0,
+    checkpoints: 0,
+    position: 0,
+    pending: 0,
+  };
+  #savedPosition = -1;
+  #sinceCheckpoint = 0;
+  #lastCheckpointAt = 0;
+  #messages: ConsumerMessages | null = null;
+  #loop: Promise<void> | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #checkpointing: Promise<void> | null = null;
+  #inMessage = false;
+  #stopped = false;
+  readonly #filter: string;
+  readonly #types: readonly EventType[];
+
+  constructor(options: PartitionedConsumerOptions) {
+    this.#o = options;
+    this.#js = jetstream(options.nc);
+    this.#name = partitionName(options.partition);
+    const types = options.eventTypes ?? options.processor.eventTypes;
+    this.#types = types;
+    this.#filter = types.length === 1 ? `market.${types[0]}.>` : "market.>";
+  }
+
+  stats(): Readonly<ConsumerStats> {
+    return { ...this.#stats };
+  }
+
+  get partitionName(): string {
+    return this.#name;
+  }
+
+  async start(): Promise<void> {
+    const { store, logger } = this.#o;
+    let position = await store.loadPosition(this.#name);
+    if (position === null && (this.#o.start ?? "all") === "new") {
+      const info = await (await jetstreamManager(this.#o.nc)).streams.info(MARKET_STREAM);
+      position = info.state.last_seq;
+      await store.savePosition(this.#name, position);
+    }
+    this.#stats.position = position ?? 0;
+    this.#savedPosition = this.#stats.position;
+    this.#lastCheckpointAt = Date.now();
+    logger.info(
+      { partition: this.#name, position: this.#stats.position, filter: this.#filter },
+      "partition consumer starting",
+    );
+    this.#messages = await this.#open(this.#stats.position + 1);
+    this.#loop = this.#run();
+    const interval = this.#o.checkpointIntervalMs ?? 1000;
+    this.#timer = setInterval(() => this.#idleCheckpoint(), Math.max(50, Math.floor(interval / 2)));
+    this.#timer.unref();
+  }
+
+  async #open(startSeq: number): Promise<ConsumerMessages> {
+    const consumer = await this.#js.consumers.get(MARKET_STREAM, {
+      filter_subjects: this.#filter,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: Math.max(1, startSeq),
+    });
+    return consumer.consume({ max_messages: this.#o.batch ?? 1000 });
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopped) {
+      try {
+        for await (const msg of this.#messages!) {
+          if (this.#stopped) break;
+          if (this.#checkpointing) await this.#checkpointing;
+          this.#inMessage = true;
+          try {
+            await this.#onMessage(msg);
+          } finally {
+            this.#inMessage = false;
+          }
+          this.#stats.position = msg.seq; // only once the message is fully handled
+          this.#stats.pending = msg.info.pending;
+          if (this.#checkpointDue()) await this.#runCheckpoint();
+        }
+        if (this.#stopped) break;
+      } catch (err) {
+        if (this.#stopped) break;
+        // State in memory may hold part of the failed message: go back to the last checkpoint and
+        // replay from there, exactly as after a crash.
+        this.#o.logger.error(
+          { err, partition: this.#name, checkpoint: this.#savedPosition },
+          "partition consumer failed; rewinding to the last checkpoint",
+        );
+        this.#rewind();
+      }
+      await this.#messages?.close().catch(() => undefined);
+      if (this.#stopped) break;
+      await new Promise((r) => setTimeout(r, 500));
+      try {
+        this.#messages = await this.#open(this.#stats.position + 1);
+      } catch (err) {
+        this.#o.logger.error({ err, partition: this.#name }, "could not reopen the consumer");
+      }
+    }
+  }
+
+  /** Forgets everything since the last checkpoint: symbols reload their state from the store. */
+  #rewind(): void {
+    this.#applied.clear();
+    this.#dirty.clear();
+    this.#stats.position = this.#savedPosition;
+    this.#sinceCheckpoint = 0;
+  }
+
+  async #onMessage(msg: JsMsg): Promise<void> {
+    const { processor, bus } = this.#o;
+    this.#sinceCheckpoint++;
+    let parsed;
+    try {
+      parsed = parseSubject(msg.subject);
+    } catch (err) {
+      await this.#malformed(msg, err);
+      return;
+    }
+    if (parsed.stage !== "market") return;
+    if (!ownsKey(this.#o.partition, parsed.source, parsed.symbol)) {
+      this.#stats.foreign++;
+      return;
+    }
+    if (!this.#types.includes(parsed.event_type)) return;
+    const key = keyOf(parsed.source, parsed.symbol);
+    let applied = this.#applied.get(key);
+    if (applied === undefined) applied = await this.#restoreKey(parsed.source, parsed.symbol);
+    if (msg.seq <= applied) {
+      this.#stats.replayed++;
+      return;
+    }
+    let event: StandardEvent;
+    try {
+      event = decodeEvent(msg.data);
+      if (!subjectMatchesEvent(parsed, event)) throw new Error(`event does not belong on ${msg.subject}`);
+    } catch (err) {
+      await this.#malformed(msg, err);
+      this.#applied.set(key, msg.seq);
+      this.#dirty.add(key);
+      return;
+    }
+    const outputs = await processor.handle(event);
+    for (const out of outputs) await bus.publish(out);
+    this.#stats.processed++;
+    this.#applied.set(key, msg.seq);
+    this.#dirty.add(key);
+  }
+
+  async #restoreKey(source: string, symbol: string): Promise<number> {
+    const saved = await this.#o.store.loadKey(source, symbol);
+    const seq = saved?.seq ?? 0;
+    // `null` resets the key: after a rewind, memory may hold state the store never saw.
+    this.#o.processor.importState(source, symbol, saved?.state ?? null);
+    this.#applied.set(keyOf(source, symbol), seq);
+    return seq;
+  }
+
+  async #malformed(msg: JsMsg, err: unknown): Promise<void> {
+    this.#stats.malformed++;
+    const error = err instanceof Error ? err.message : String(err);
+    this.#o.logger.warn({ subject: msg.subject, seq: msg.seq, error }, "malformed message dead-lettered");
+    const { bus } = this.#o;
+    await bus.publishRaw(deadLetterSubject(msg.subject), msg.data);
+    await bus.publish(
+      Events.create({
+        event_type: EventType.ERROR,
+        source: this.#o.errorSource ?? "processor-service",
+        event_id: deterministicId("malformed", MARKET_STREAM, msg.seq),
+        payload: {
+          error_code: "MALFORMED_MESSAGE",
+          message: error,
+          details: { subject: msg.subject, stream_seq: msg.seq, dead_letter: deadLetterSubject(msg.subject) },
+        },
+      }),
+    );
+  }
+
+  #checkpointDue(): boolean {
+    return (
+      this.#sinceCheckpoint >= (this.#o.checkpointEvery ?? 10_000) ||
+      Date.now() - this.#lastCheckpointAt >= (this.#o.checkpointIntervalMs ?? 1000)
+    );
+  }
+
+  #idleCheckpoint(): void {
+    if (this.#inMessage || this.#checkpointing || this.#stopped) return;
+    if (this.#stats.position === this.#savedPosition && this.#dirty.size === 0) return;
+    if (Date.now() - this.#lastCheckpointAt < (this.#o.checkpointIntervalMs ?? 1000)) return;
+    this.#runCheckpoint().catch((err: unknown) =>
+      this.#o.logger.error({ err, partition: this.#name }, "checkpoint failed"),
+    );
+  }
+
+  #runCheckpoint(): Promise<void> {
+    if (this.#checkpointing) return this.#checkpointing;
+    const done = this.checkpoint().finally(() => {
+      this.#checkpointing = null;
+    });
+    this.#checkpointing = done;
+    return done;
+  }
+
+  /** Saves the partition's progress (see the class comment for the order). */
+  async checkpoint(): Promise<void> {
+    const position = this.#stats.position;
+    this.#lastCheckpointAt = Date.now();
+    this.#sinceCheckpoint = 0;
+    if (position === this.#savedPosition && this.#dirty.size === 0) return;
+    const { bus, store, processor } = this.#o;
+    await bus.flush();
+    const keys = [...this.#dirty];
+    this.#dirty.clear();
+    const entries = keys.map((key) => {
+      const [source, symbol] = key.split("\u0000") as [string, string];
+      return {
+        source,
+        symbol,
+        seq: this.#applied.get(key) ?? 0,
+        state: processor.exportState(source, symbol) ?? null,
+      };
+    });
+    try {
+      await store.saveKeys(entries);
+      await store.savePosition(this.#name, position);
+    } catch (err) {
+      for (const key of keys) this.#dirty.add(key);
+      throw err;
+    }
+    this.#savedPosition = position;
+    this.#stats.checkpoints++;
+  }
+
+  /** Stops intake, finishes the message in hand and saves a final checkpoint (open candles included). */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#messages?.close().catch(() => undefined);
+    await this.#loop;
+    if (this.#checkpointing) await this.#checkpointing.catch(() => undefined);
+    await this.checkpoint();
+    this.#o.logger.info(
+      { partition: this.#name, position: this.#stats.position },
+      "partition consumer stopped",
+    );
+  }
+}

@@ -1,0 +1,12 @@
+export type ProcessorErrorCode = "NO_BUS" | "INVALID_OPTION";
+
+/** A misuse of the Processor API: `start()` without a bus, or an invalid option. */
+export class ProcessorError extends Error {
+  override readonly name = "ProcessorError";
+  readonly code: ProcessorErrorCode;
+
+  constructor(code: ProcessorErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}

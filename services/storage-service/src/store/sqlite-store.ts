@@ -1,0 +1,284 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { EventType } from "@market-scraper/events";
+import Database from "better-sqlite3";
+import type { CursorPosition } from "./cursor.js";
+import type { EventRow } from "./event-row.js";
+import type {
+  LatestFilter,
+  MarketRow,
+  PageQuery,
+  RetentionResult,
+  Store,
+  StoreStats,
+  StoredPage,
+} from "./store.js";
+import { mergeMarkets, statsOf } from "./store-results.js";
+import { StoreError, errorMessage } from "./store-error.js";
+
+interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/**
+ * Versioned migrations, applied in one `BEGIN IMMEDIATE` transaction (the write lock serializes
+ * processes opening the same file). `ts` is microseconds since the epoch.
+ */
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "events table",
+    sql: `
+      CREATE TABLE events (
+        event_id   TEXT    NOT NULL,
+        ts         INTEGER NOT NULL,
+        stage      TEXT    NOT NULL,
+        event_type TEXT    NOT NULL,
+        source     TEXT    NOT NULL,
+        symbol     TEXT,
+        interval   TEXT,
+        body       TEXT    NOT NULL,
+        stored_at  INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER)),
+        PRIMARY KEY (event_id, ts, stage)
+      );
+      CREATE INDEX events_ts_idx ON events (ts, event_id, stage);
+      CREATE INDEX events_type_symbol_ts_idx ON events (event_type, symbol, ts, event_id);
+      CREATE INDEX events_type_source_symbol_ts_idx ON events (event_type, source, symbol, ts);
+    `,
+  },
+];
+
+export interface SqliteStoreOptions {
+  /** A file path, or `:memory:`. */
+  path: string;
+  /** Rows per retention DELETE. Default 10 000. */
+  retentionBatch?: number;
+}
+
+const MAX_DELETE_ROUNDS = 50;
+
+function add(where: string[], values: unknown[], condition: string, value: unknown): void {
+  where.push(condition);
+  values.push(value);
+}
+const TRANSIENT = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|PROTOCOL|NOMEM)/;
+
+/**
+ * Embedded store (better-sqlite3, WAL: other tools can read the file while we write). Calls are
+ * synchronous underneath; batches keep each one short.
+ */
+export class SqliteStore implements Store {
+  readonly kind = "sqlite" as const;
+  readonly #db: Database.Database;
+  readonly #retentionBatch: number;
+  #insertMany: ((rows: readonly EventRow[]) => number) | undefined;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    this.#db = new Database(options.path);
+    this.#db.pragma("journal_mode = WAL");
+    // FULL: a batch is acked on JetStream once committed, so a commit must survive a power loss.
+    this.#db.pragma("synchronous = FULL");
+    this.#db.pragma("busy_timeout = 5000");
+    this.#retentionBatch = options.retentionBatch ?? 10_000;
+  }
+
+  #run<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === "string" && TRANSIENT.test(code)) {
+        throw new StoreError("UNAVAILABLE", `database unavailable: ${errorMessage(err)}`, { cause: err });
+      }
+      throw new StoreError("REJECTED", errorMessage(err), { cause: err });
+    }
+  }
+
+  async migrate(): Promise<void> {
+    this.#run(() => {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        this.#db.exec(`CREATE TABLE IF NOT EXISTS storage_migrations (
+          version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+          applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))`);
+        const done = new Set(
+          (this.#db.prepare("SELECT version FROM storage_migrations").all() as { version: number }[]).map(
+            (r) => r.version,
+          ),
+        );
+        const record = this.#db.prepare("INSERT INTO storage_migrations (version, name) VALUES (?, ?)");
+        for (const migration of SQLITE_MIGRATIONS) {
+          if (done.has(migration.version)) continue;
+          this.#db.exec(migration.sql);
+          record.run(migration.version, migration.name);
+        }
+        this.#db.exec("COMMIT");
+      } catch (err) {
+        this.#db.exec("ROLLBACK");
+        throw err;
+      }
+    });
+  }
+
+  async insert(rows: readonly EventRow[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    return this.#run(() => {
+      if (this.#insertMany === undefined) {
+        // One prepared statement run per row inside one transaction: SQLite's fastest bulk path
+        // (no SQL text to build or parse per batch), and atomic like a multi-row INSERT.
+        const insert = this.#db.prepare(
+          `INSERT INTO events (event_id, ts, stage, event_type, source, symbol, interval, body)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        );
+        this.#insertMany = this.#db.transaction((batch: readonly EventRow[]) => {
+          let inserted = 0;
+          for (const r of batch) {
+            inserted += insert.run(
+              r.event_id,
+              r.ts_us,
+              r.stage,
+              r.event_type,
+              r.source,
+              r.symbol,
+              r.interval,
+              r.body,
+            ).changes;
+          }
+          return inserted;
+        });
+      }
+      return this.#insertMany(rows);
+    });
+  }
+
+  async page(query: PageQuery): Promise<StoredPage> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (query.stage !== undefined) add(where, values, "stage = ?", query.stage);
+    if (query.event_type !== undefined) add(where, values, "event_type = ?", query.event_type);
+    if (query.source !== undefined) add(where, values, "source = ?", query.source);
+    if (query.symbol !== undefined) add(where, values, "symbol = ?", query.symbol);
+    if (query.interval !== undefined) add(where, values, "interval = ?", query.interval);
+    if (query.start_us !== undefined) add(where, values, "ts >= ?", query.start_us);
+    if (query.end_us !== undefined) add(where, values, "ts < ?", query.end_us);
+    const op = query.order === "asc" ? ">" : "<";
+    const dir = query.order === "asc" ? "ASC" : "DESC";
+    if (query.after !== undefined) {
+      where.push(`(ts, event_id, stage) ${op} (?, ?, ?)`);
+      values.push(query.after.ts_us, query.after.event_id, query.after.stage);
+    }
+    values.push(query.limit + 1);
+    const rows = this.#run(
+      () =>
+        this.#db
+          .prepare(
+            `SELECT body, ts, event_id, stage FROM events
+             ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`}
+             ORDER BY ts ${dir}, event_id ${dir}, stage ${dir} LIMIT ?`,
+          )
+          .all(...values) as { body: string; ts: number; event_id: string; stage: string }[],
+    );
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    const next: CursorPosition | null =
+      rows.length > query.limit && last !== undefined
+        ? { ts_us: last.ts, event_id: last.event_id, stage: last.stage as CursorPosition["stage"] }
+        : null;
+    return { events: page.map((r) => JSON.parse(r.body) as unknown), next };
+  }
+
+  async latest(filter: LatestFilter): Promise<unknown[]> {
+    const where = ["event_type = ?"];
+    const values: unknown[] = [filter.event_type];
+    if (filter.stage !== undefined) add(where, values, "stage = ?", filter.stage);
+    if (filter.source !== undefined) add(where, values, "source = ?", filter.source);
+    if (filter.symbol !== undefined) add(where, values, "symbol = ?", filter.symbol);
+    const rows = this.#run(
+      () =>
+        this.#db
+          .prepare(
+            `SELECT body FROM (
+               SELECT body, source, symbol, row_number() OVER (
+                 PARTITION BY source, symbol ORDER BY ts DESC, event_id DESC, stage DESC) AS rn
+               FROM events WHERE ${where.join(" AND ")})
+             WHERE rn = 1 ORDER BY source, symbol`,
+          )
+          .all(...values) as { body: string }[],
+    );
+    return rows.map((r) => JSON.parse(r.body) as unknown);
+  }
+
+  async markets(filter: { source?: string }): Promise<MarketRow[]> {
+    const where = ["symbol IS NOT NULL"];
+    const values: unknown[] = [];
+    if (filter.source !== undefined) add(where, values, "source = ?", filter.source);
+    const rows = this.#run(
+      () =>
+        this.#db
+          .prepare(
+            `SELECT source, symbol, event_type, min(ts) AS first_us, max(ts) AS last_us FROM events
+             WHERE ${where.join(" AND ")} GROUP BY source, symbol, event_type
+             ORDER BY source, symbol, event_type`,
+          )
+          .all(...values) as {
+          source: string;
+          symbol: string;
+          event_type: string;
+          first_us: number;
+          last_us: number;
+        }[],
+    );
+    return mergeMarkets(rows);
+  }
+
+  async stats(): Promise<StoreStats> {
+    const rows = this.#run(
+      () =>
+        this.#db
+          .prepare(
+            `SELECT event_type, count(*) AS n, min(ts) AS first_us, max(ts) AS last_us
+             FROM events GROUP BY event_type`,
+          )
+          .all() as { event_type: string; n: number; first_us: number; last_us: number }[],
+    );
+    return statsOf(rows);
+  }
+
+  async maintain(_nowMs: number): Promise<void> {
+    // One table, nothing to prepare.
+  }
+
+  async applyRetention(rules: ReadonlyMap<EventType, number>, nowMs: number): Promise<RetentionResult> {
+    let deleted = 0;
+    const statement = this.#run(() =>
+      this.#db.prepare(
+        `DELETE FROM events WHERE rowid IN (
+           SELECT rowid FROM events WHERE event_type = ? AND ts < ? LIMIT ?)`,
+      ),
+    );
+    for (const [type, ageMs] of rules) {
+      const cutoff = (nowMs - ageMs) * 1000;
+      for (let round = 0; round < MAX_DELETE_ROUNDS; round++) {
+        const n = this.#run(() => statement.run(type, cutoff, this.#retentionBatch).changes);
+        deleted += n;
+        if (n < this.#retentionBatch) break;
+        // Let queries and inserts in between: each statement is one bounded transaction.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    return { deleted, dropped_partitions: 0 };
+  }
+
+  async ping(): Promise<void> {
+    this.#run(() => this.#db.prepare("SELECT 1").get());
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+    this.#insertMany = undefined;
+  }
+}

@@ -1,0 +1,100 @@
+import { makeTrade, startPostgres } from "@market-scraper/testkit";
+import pg from "pg";
+import { describe, expect, it } from "vitest";
+import { eventRow } from "../src/store/event-row.js";
+import { PostgresStore } from "../src/store/postgres-store.js";
+import { StoreError } from "../src/store/store-error.js";
+import { storeContract } from "./store-contract.js";
+
+const DAY_MS = 86_400_000;
+
+storeContract("PostgreSQL", async () => {
+  const db = await startPostgres();
+  const opened: PostgresStore[] = [];
+  const open = () => {
+    const store = new PostgresStore({ url: db.url, poolSize: 2 });
+    opened.push(store);
+    return store;
+  };
+  return {
+    store: open(),
+    another: open,
+    async cleanup() {
+      await Promise.all(opened.map((s) => s.close().catch(() => undefined)));
+      await db.stop();
+    },
+  };
+});
+
+describe("PostgresStore specifics", () => {
+  it("partitions by day, creates partitions ahead and on demand, drops whole partitions by retention", async () => {
+    const db = await startPostgres();
+    const store = new PostgresStore({ url: db.url, partitionsAhead: 2 });
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await store.migrate();
+      const now = Date.parse("2024-06-10T12:00:00Z");
+      await store.maintain(now);
+      const trade = makeTrade({ timestamp: "2024-01-15T10:30:00.000Z" });
+      expect(await store.insert([eventRow(trade, "market", JSON.stringify(trade))])).toBe(1);
+      const partitions = async () =>
+        (
+          await client.query<{ relname: string }>(
+            `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'events'::regclass ORDER BY 1`,
+          )
+        ).rows.map((r) => r.relname);
+      expect(await partitions()).toEqual([
+        "events_p20240115",
+        "events_p20240610",
+        "events_p20240611",
+        "events_p20240612",
+      ]);
+      // Every type has a retention: partitions wholly older than the longest one are dropped.
+      const rules = new Map(
+        (
+          [
+            "trade",
+            "ticker",
+            "order_book",
+            "ohlcv",
+            "connector_status",
+            "heartbeat",
+            "error",
+            "custom",
+          ] as const
+        ).map((t) => [t, 30 * DAY_MS] as const),
+      );
+      const result = await store.applyRetention(rules, now);
+      expect(result.dropped_partitions).toBe(1);
+      expect(await partitions()).toEqual(["events_p20240610", "events_p20240611", "events_p20240612"]);
+      // A late event for a dropped day brings its partition back.
+      expect(await store.insert([eventRow(trade, "market", JSON.stringify(trade))])).toBe(1);
+      expect(await partitions()).toContain("events_p20240115");
+    } finally {
+      await client.end();
+      await store.close();
+      await db.stop();
+    }
+  });
+
+  it("reports rows the database refuses as REJECTED and an unreachable server as UNAVAILABLE", async () => {
+    const db = await startPostgres();
+    const store = new PostgresStore({ url: db.url });
+    try {
+      await store.migrate();
+      const trade = makeTrade();
+      const bad = eventRow(trade, "market", JSON.stringify({ ...trade, note: "nul \u0000 byte" }));
+      await expect(store.insert([bad])).rejects.toMatchObject({ code: "REJECTED" });
+    } finally {
+      await store.close();
+      await db.stop();
+    }
+    const down = new PostgresStore({ url: "postgres://postgres@127.0.0.1:1/none" });
+    const err: unknown = await down.insert([eventRow(makeTrade(), "market", "{}")]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).code).toBe("UNAVAILABLE");
+    await down.close();
+  });
+});
