@@ -6,7 +6,7 @@ import { waitFor } from "@market-scraper/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import { getJson } from "./support/http.js";
 import { type RunningProcess, spawnProcess, spawnService } from "./support/processes.js";
-import { StreamClient } from "./support/ws-client.js";
+import { StreamClient } from "@market-scraper/testkit";
 
 // The project's main job as a newcomer runs it: `pnpm start` at the root (build + standalone), replaying
 // the sample capture that ships with the repository, since there is no exchange access here.

@@ -14,7 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getAll } from "./support/http.js";
 import { type RunningProcess, spawnService } from "./support/processes.js";
-import { StreamClient } from "./support/ws-client.js";
+import { StreamClient } from "@market-scraper/testkit";
 
 // The whole pipeline end to end, three ways, fed the same exchange data by three fake Hyperliquid servers:
 //  - distributed: connector, processor, storage (PostgreSQL) and gateway as four processes on NATS;

@@ -60,3 +60,4 @@ export {
   type FakeHlTrade,
   type FakeHyperliquidOptions,
 } from "./fake-hyperliquid-server.js";
+export { StreamClient, type Frame } from "./stream-client.js";

@@ -8,7 +8,7 @@ import { SqliteStore } from "@market-scraper/storage-service";
 import { FakeHyperliquidServer, type FakeHlTrade, waitFor } from "@market-scraper/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Standalone, createStandalone, parseStandaloneEnv, writeSampleCapture } from "../src/index.js";
-import { StreamClient } from "./ws-client.js";
+import { StreamClient } from "@market-scraper/testkit";
 
 // The four services in one process over MemoryEventBus and SQLite, as `standalone` wires them, fed by
 // the fake Hyperliquid server or a replayed capture. Observed through the gateway only (REST and WS).

@@ -1,5 +1,5 @@
 import type { StandardEvent } from "@market-scraper/events";
-import { waitFor } from "@market-scraper/testkit";
+import { waitFor } from "./wait-for.js";
 import { WebSocket } from "ws";
 
 export interface Frame {
