@@ -15,7 +15,7 @@ import {
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type NatsConnection, connect } from "@nats-io/transport-node";
 import pg from "pg";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { publishAll } from "./helpers.js";
 
 /**
@@ -62,7 +62,12 @@ class ServiceProcess {
   }
 }
 
-describe.skipIf(!existsSync(MAIN))("storage-service crash safety (dist/main.js)", () => {
+describe("storage-service crash safety (dist/main.js)", () => {
+  beforeAll(() => {
+    // `pnpm test` builds first; a missing build is a failure, never a silent skip.
+    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`pnpm build\` first`);
+  });
+
   let nats: NatsServerHandle;
   let db: PostgresServerHandle;
   let nc: NatsConnection;
