@@ -1,12 +1,38 @@
-import { type ErrorEvent, EventType, StandardEvent } from "@market-scraper/events";
-import type { DeadLetter } from "./event-bus.js";
+import { type ErrorEvent, EventType, StandardEvent, deadLetterSubject } from "@market-scraper/events";
+import type { BusMetrics, DeadLetter } from "./event-bus.js";
 import type { BusLogger } from "./logger.js";
 
 /** Fans dead letters out to listeners; a throwing listener is logged, never propagated. */
 export class DeadLetterHub {
   readonly #listeners = new Set<(letter: DeadLetter) => void>();
 
-  constructor(private readonly logger: BusLogger) {}
+  constructor(
+    private readonly logger: BusLogger,
+    private readonly metrics: BusMetrics,
+    private readonly source: string,
+  ) {}
+
+  /**
+   * What every bus does first with a dead letter: count, log and tell listeners. Returns the
+   * `deadletter.…` subject and the `error` event to publish with it — none for a dead letter on
+   * `system.error.…`, which could loop.
+   */
+  record(letter: DeadLetter): { subject: string; report: ErrorEvent | null } {
+    this.metrics.dead_lettered++;
+    const subject = deadLetterSubject(letter.subject);
+    this.logger.warn(
+      { subject: letter.subject, reason: letter.reason, attempts: letter.attempts, error: letter.error },
+      "message dead-lettered",
+    );
+    this.emit(letter);
+    if (letter.subject.startsWith(`system.${EventType.ERROR}.`)) return { subject, report: null };
+    try {
+      return { subject, report: deadLetterErrorEvent(this.source, letter, subject) };
+    } catch (err) {
+      this.logger.error({ err }, "could not build the dead-letter error event");
+      return { subject, report: null };
+    }
+  }
 
   add(listener: (letter: DeadLetter) => void): () => void {
     this.#listeners.add(listener);

@@ -1,22 +1,20 @@
 import {
   type EventFilter,
-  EventType,
   type NormalizedFilter,
   type Stage,
   type StandardEvent,
   decodeEvent,
-  deadLetterSubject,
   encodeEvent,
   matchesFilter,
-  normalizeFilter,
   parseSubject,
   stageOf,
   subjectFor,
 } from "@market-scraper/events";
 import { BoundedQueue, type OverflowPolicy } from "./bounded-queue.js";
 import { createBusMetrics } from "./bus-metrics.js";
-import { DeadLetterHub, deadLetterErrorEvent } from "./dead-letters.js";
+import { DeadLetterHub } from "./dead-letters.js";
 import { type Delivery, QueueWorker } from "./delivery-worker.js";
+import { normalizeBusFilter } from "./subscription-handle.js";
 import { BusError, errorMessage } from "./errors.js";
 import type {
   BusMetrics,
@@ -81,7 +79,6 @@ export class MemoryEventBus implements EventBus {
   readonly #policy: RetryPolicy;
   readonly #queueSize: number;
   readonly #overflow: OverflowPolicy;
-  readonly #source: string;
   readonly #logger: BusLogger;
   readonly #closeTimeoutMs: number;
   #closed = false;
@@ -92,10 +89,9 @@ export class MemoryEventBus implements EventBus {
     this.#policy = retryPolicy(options);
     this.#queueSize = options.queueSize ?? 10_000;
     this.#overflow = options.overflow ?? "block";
-    this.#source = options.source ?? "event-bus";
     this.#logger = options.logger ?? silentLogger;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
-    this.#deadLetters = new DeadLetterHub(this.#logger);
+    this.#deadLetters = new DeadLetterHub(this.#logger, this.#metrics, options.source ?? "event-bus");
   }
 
   publish(event: StandardEvent): Promise<void> {
@@ -189,12 +185,7 @@ export class MemoryEventBus implements EventBus {
     options: SubscribeOptions = {},
   ): Promise<Subscription> {
     if (this.#closed) throw new BusError("BUS_CLOSED", "subscribe on a closed bus");
-    let normalized: NormalizedFilter;
-    try {
-      normalized = normalizeFilter(filter);
-    } catch (cause) {
-      throw new BusError("INVALID_FILTER", errorMessage(cause), { cause });
-    }
+    const normalized = normalizeBusFilter(filter);
     const key =
       options.durable !== undefined
         ? `durable:${options.durable}`
@@ -252,25 +243,10 @@ export class MemoryEventBus implements EventBus {
   }
 
   #deadLetter(letter: DeadLetter): void {
-    this.#metrics.dead_lettered++;
-    const dlSubject = deadLetterSubject(letter.subject);
-    this.#logger.warn(
-      { subject: letter.subject, reason: letter.reason, attempts: letter.attempts, error: letter.error },
-      "message dead-lettered",
-    );
-    this.#deadLetters.emit(letter);
-    // An error event about our own dead-letter error events would loop; those are only counted and logged.
-    if (letter.subject.startsWith(`system.${EventType.ERROR}.`) && letter.reason === "HANDLER_FAILED") return;
-    let errorEvent: StandardEvent;
-    try {
-      errorEvent = deadLetterErrorEvent(this.#source, letter, dlSubject);
-    } catch (err) {
-      this.#logger.error({ err }, "could not build the dead-letter error event");
-      return;
-    }
-    if (this.#closed) return;
+    const { report } = this.#deadLetters.record(letter);
+    if (report === null || this.#closed) return;
     this.#metrics.published++;
-    void this.#dispatch(errorEvent, "system", null, true);
+    void this.#dispatch(report, "system", null, true);
   }
 
   async flush(): Promise<void> {

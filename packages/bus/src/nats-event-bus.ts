@@ -1,12 +1,9 @@
 import {
   type EventFilter,
-  EventType,
   type NormalizedFilter,
   type StandardEvent,
-  deadLetterSubject,
   encodeEvent,
   isStage,
-  normalizeFilter,
   subjectFor,
   subjectMatchesPattern,
   subjectsForFilter,
@@ -30,8 +27,9 @@ import {
 } from "@nats-io/transport-node";
 import { BoundedQueue } from "./bounded-queue.js";
 import { createBusMetrics } from "./bus-metrics.js";
-import { DeadLetterHub, deadLetterErrorEvent } from "./dead-letters.js";
+import { DeadLetterHub } from "./dead-letters.js";
 import { decodeMessage } from "./decode-message.js";
+import { type ActiveSubscription, normalizeBusFilter, subscriptionHandle } from "./subscription-handle.js";
 import { type Delivery, QueueWorker } from "./delivery-worker.js";
 import { BusError, errorMessage } from "./errors.js";
 import type {
@@ -94,10 +92,6 @@ interface DurableFilter {
   readonly patterns: readonly string[];
 }
 
-interface ActiveSubscription {
-  stop(): Promise<void>;
-}
-
 const DURABLE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Stable id per stored message and consumer, so a repeated dead letter is dropped by the server. */
@@ -129,7 +123,7 @@ export class NatsEventBus implements EventBus {
     this.#options = options;
     this.#logger = options.logger ?? silentLogger;
     this.#policy = retryPolicy(options);
-    this.#deadLetters = new DeadLetterHub(this.#logger);
+    this.#deadLetters = new DeadLetterHub(this.#logger, this.#metrics, options.source ?? "event-bus");
     this.#init = this.#start();
     this.#init.catch(() => undefined); // surfaced by ready() and every call
   }
@@ -256,28 +250,12 @@ export class NatsEventBus implements EventBus {
   ): Promise<Subscription> {
     if (this.#closed) throw new BusError("BUS_CLOSED", "subscribe on a closed bus");
     await this.#init;
-    let normalized: NormalizedFilter;
-    try {
-      normalized = normalizeFilter(filter);
-    } catch (cause) {
-      throw new BusError("INVALID_FILTER", errorMessage(cause), { cause });
-    }
+    const normalized = normalizeBusFilter(filter);
     const active =
       options.durable !== undefined
         ? await this.#subscribeDurable(normalized, handler, options.durable)
         : await this.#subscribeCore(normalized, handler, options.group);
-    this.#subscriptions.add(active);
-    let open = true;
-    return {
-      filter,
-      options,
-      unsubscribe: async () => {
-        if (!open) return;
-        open = false;
-        this.#subscriptions.delete(active);
-        await active.stop();
-      },
-    };
+    return subscriptionHandle(active, this.#subscriptions, filter, options);
   }
 
   async #subscribeCore(filter: NormalizedFilter, handler: EventHandler, group: string | undefined) {
@@ -559,30 +537,13 @@ export class NatsEventBus implements EventBus {
 
   /** Publishes the original bytes on `deadletter.<subject>` and an `error` event; resolves once both are stored. */
   async #deadLetter(letter: DeadLetter, msgId: string | undefined): Promise<void> {
-    this.#metrics.dead_lettered++;
-    const dlSubject = deadLetterSubject(letter.subject);
-    this.#logger.warn(
-      { subject: letter.subject, reason: letter.reason, attempts: letter.attempts, error: letter.error },
-      "message dead-lettered",
-    );
-    this.#deadLetters.emit(letter);
+    const { subject: dlSubject, report } = this.#deadLetters.record(letter);
     const publisher = this.#publisher!;
     const sends = [publisher.send(dlSubject, letter.data, msgId)];
-    // Dead letters of error events get no error event of their own: that could loop.
-    if (!letter.subject.startsWith(`system.${EventType.ERROR}.`)) {
-      try {
-        const report = deadLetterErrorEvent(this.#options.source ?? "event-bus", letter, dlSubject);
-        this.#metrics.published++;
-        sends.push(
-          publisher.send(
-            subjectFor(report),
-            encodeEvent(report),
-            msgId === undefined ? report.event_id : `${msgId}-error`,
-          ),
-        );
-      } catch (err) {
-        this.#logger.error({ err }, "could not build the dead-letter error event");
-      }
+    if (report !== null) {
+      this.#metrics.published++;
+      const reportId = msgId === undefined ? report.event_id : `${msgId}-error`;
+      sends.push(publisher.send(subjectFor(report), encodeEvent(report), reportId));
     }
     try {
       await Promise.all(sends);

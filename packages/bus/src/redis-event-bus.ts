@@ -1,20 +1,18 @@
 import { hostname } from "node:os";
 import {
   type EventFilter,
-  EventType,
   type NormalizedFilter,
   type StandardEvent,
-  deadLetterSubject,
   encodeEvent,
-  normalizeFilter,
   subjectFor,
   subjectsForFilter,
 } from "@market-scraper/events";
 import { Redis, type RedisOptions } from "ioredis";
 import { BoundedQueue } from "./bounded-queue.js";
 import { createBusMetrics } from "./bus-metrics.js";
-import { DeadLetterHub, deadLetterErrorEvent } from "./dead-letters.js";
+import { DeadLetterHub } from "./dead-letters.js";
 import { decodeMessage } from "./decode-message.js";
+import { type ActiveSubscription, normalizeBusFilter, subscriptionHandle } from "./subscription-handle.js";
 import { type Delivery, QueueWorker, runWithRetries } from "./delivery-worker.js";
 import { BusError, errorMessage } from "./errors.js";
 import type {
@@ -48,10 +46,6 @@ export interface RedisEventBusOptions extends RetryOptions {
   ackWaitMs?: number;
   /** Where a new durable starts: the whole stream (`all`, default) or new entries. Groups start at new. */
   durableStart?: "all" | "new";
-}
-
-interface ActiveSubscription {
-  stop(): Promise<void>;
 }
 
 type StreamEntry = [id: Buffer, fields: Buffer[]];
@@ -99,7 +93,7 @@ export class RedisEventBus implements EventBus {
     this.#options = options;
     this.#logger = options.logger ?? silentLogger;
     this.#policy = retryPolicy(options);
-    this.#deadLetters = new DeadLetterHub(this.#logger);
+    this.#deadLetters = new DeadLetterHub(this.#logger, this.#metrics, options.source ?? "event-bus");
     this.#streamKey = `${options.channel}:events`;
     this.#deadLetterKey = `${options.channel}:deadletter`;
     this.#commands = this.#connect("commands");
@@ -188,12 +182,7 @@ export class RedisEventBus implements EventBus {
     options: SubscribeOptions = {},
   ): Promise<Subscription> {
     if (this.#closed) throw new BusError("BUS_CLOSED", "subscribe on a closed bus");
-    let normalized: NormalizedFilter;
-    try {
-      normalized = normalizeFilter(filter);
-    } catch (cause) {
-      throw new BusError("INVALID_FILTER", errorMessage(cause), { cause });
-    }
+    const normalized = normalizeBusFilter(filter);
     const active =
       options.durable !== undefined
         ? await this.#subscribeGroup(
@@ -205,18 +194,7 @@ export class RedisEventBus implements EventBus {
         : options.group !== undefined
           ? await this.#subscribeGroup(normalized, handler, `group-${options.group}`, "$")
           : await this.#subscribePlain(normalized, handler);
-    this.#subscriptions.add(active);
-    let open = true;
-    return {
-      filter,
-      options,
-      unsubscribe: async () => {
-        if (!open) return;
-        open = false;
-        this.#subscriptions.delete(active);
-        await active.stop();
-      },
-    };
+    return subscriptionHandle(active, this.#subscriptions, filter, options);
   }
 
   #giveUp(delivery: Delivery, err: unknown, attempts: number): Promise<void> {
@@ -406,13 +384,7 @@ export class RedisEventBus implements EventBus {
   }
 
   async #deadLetter(letter: DeadLetter): Promise<void> {
-    this.#metrics.dead_lettered++;
-    const dlSubject = deadLetterSubject(letter.subject);
-    this.#logger.warn(
-      { subject: letter.subject, reason: letter.reason, attempts: letter.attempts, error: letter.error },
-      "message dead-lettered",
-    );
-    this.#deadLetters.emit(letter);
+    const { subject: dlSubject, report } = this.#deadLetters.record(letter);
     const data = Buffer.from(letter.data.buffer, letter.data.byteOffset, letter.data.byteLength);
     try {
       await this.#commands.xadd(
@@ -431,8 +403,7 @@ export class RedisEventBus implements EventBus {
         letter.error,
       );
       await this.#commands.publish(this.#key(dlSubject), data);
-      if (!letter.subject.startsWith(`system.${EventType.ERROR}.`) && !this.#closed) {
-        const report = deadLetterErrorEvent(this.#options.source ?? "event-bus", letter, dlSubject);
+      if (report !== null && !this.#closed) {
         this.#metrics.published++;
         await this.#send(subjectFor(report), encodeEvent(report));
       }
