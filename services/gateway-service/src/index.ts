@@ -8,15 +8,13 @@ export {
   type GatewayServiceDeps,
 } from "./service.js";
 export {
+  EndpointStorageClient,
   StorageClientError,
   type StorageClient,
   type StorageClientErrorCode,
-} from "./storage/storage-client.js";
-export {
-  NatsStorageClient,
-  type NatsStorageClientOptions,
   type StorageEndpoint,
-} from "./storage/nats-storage-client.js";
+} from "./storage/storage-client.js";
+export { NatsStorageClient, type NatsStorageClientOptions } from "./storage/nats-storage-client.js";
 export { API_ROUTES, type ApiRoute } from "./http/api-routes.js";
 export {
   ConnectorStatusEntry,

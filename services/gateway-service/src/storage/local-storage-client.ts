@@ -1,17 +1,6 @@
-import {
-  type CandlesQueryInput,
-  EventPage,
-  type EventsQueryInput,
-  type LatestQuery,
-  LatestReply,
-  type MarketsQuery,
-  MarketsReply,
-  StatsReply,
-  StorageErrorCode,
-} from "@market-scraper/events";
+import { StorageErrorCode } from "@market-scraper/events";
 import type { z } from "zod";
-import type { StorageEndpoint } from "./nats-storage-client.js";
-import { type StorageClient, StorageClientError } from "./storage-client.js";
+import { EndpointStorageClient, StorageClientError, type StorageEndpoint } from "./storage-client.js";
 
 /**
  * Runs one storage query in process: `(name, request) => reply body`, throwing an error whose `code`
@@ -24,34 +13,15 @@ export type StorageQueryRunner = (name: StorageEndpoint, request: unknown) => Pr
  * A `StorageClient` without NATS, for `standalone` (everything in one process over MemoryEventBus):
  * replies are validated with the same schemas as over NATS, and failures become `StorageClientError`s.
  */
-export class LocalStorageClient implements StorageClient {
+export class LocalStorageClient extends EndpointStorageClient {
   readonly #run: StorageQueryRunner;
 
   constructor(run: StorageQueryRunner) {
+    super();
     this.#run = run;
   }
 
-  events(query: EventsQueryInput): Promise<EventPage> {
-    return this.#query("events", query, EventPage);
-  }
-
-  latest(query: LatestQuery): Promise<LatestReply> {
-    return this.#query("latest", query, LatestReply);
-  }
-
-  candles(query: CandlesQueryInput): Promise<EventPage> {
-    return this.#query("candles", query, EventPage);
-  }
-
-  markets(query: MarketsQuery): Promise<MarketsReply> {
-    return this.#query("markets", query, MarketsReply);
-  }
-
-  stats(): Promise<StatsReply> {
-    return this.#query("stats", {}, StatsReply);
-  }
-
-  async #query<S extends z.ZodType>(
+  protected override async query<S extends z.ZodType>(
     name: StorageEndpoint,
     request: unknown,
     schema: S,

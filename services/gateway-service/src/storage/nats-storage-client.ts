@@ -1,20 +1,7 @@
-import {
-  type CandlesQueryInput,
-  EventPage,
-  type EventsQueryInput,
-  type LatestQuery,
-  LatestReply,
-  type MarketsQuery,
-  MarketsReply,
-  STORAGE_SUBJECTS,
-  StatsReply,
-  StorageErrorReply,
-} from "@market-scraper/events";
+import { STORAGE_SUBJECTS, StorageErrorReply } from "@market-scraper/events";
 import { type NatsConnection, errors } from "@nats-io/transport-node";
 import type { z } from "zod";
-import { type StorageClient, StorageClientError } from "./storage-client.js";
-
-export type StorageEndpoint = keyof typeof STORAGE_SUBJECTS;
+import { EndpointStorageClient, StorageClientError, type StorageEndpoint } from "./storage-client.js";
 
 export interface NatsStorageClientOptions {
   /** The connection, or a getter for one that may not exist yet (throws until connected). */
@@ -26,37 +13,18 @@ export interface NatsStorageClientOptions {
 const encoder = new TextEncoder();
 
 /** Request/reply on `storage.*`; replies are validated with the zod schemas of `@market-scraper/events`. */
-export class NatsStorageClient implements StorageClient {
+export class NatsStorageClient extends EndpointStorageClient {
   readonly #connection: () => NatsConnection;
   readonly #timeoutMs: number;
 
   constructor(options: NatsStorageClientOptions) {
+    super();
     const connection = options.connection;
     this.#connection = typeof connection === "function" ? connection : () => connection;
     this.#timeoutMs = options.timeoutMs ?? 5_000;
   }
 
-  events(query: EventsQueryInput): Promise<EventPage> {
-    return this.#request("events", query, EventPage);
-  }
-
-  latest(query: LatestQuery): Promise<LatestReply> {
-    return this.#request("latest", query, LatestReply);
-  }
-
-  candles(query: CandlesQueryInput): Promise<EventPage> {
-    return this.#request("candles", query, EventPage);
-  }
-
-  markets(query: MarketsQuery): Promise<MarketsReply> {
-    return this.#request("markets", query, MarketsReply);
-  }
-
-  stats(): Promise<StatsReply> {
-    return this.#request("stats", {}, StatsReply);
-  }
-
-  async #request<S extends z.ZodType>(
+  protected override async query<S extends z.ZodType>(
     endpoint: StorageEndpoint,
     body: unknown,
     schema: S,

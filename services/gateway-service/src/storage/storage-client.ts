@@ -1,13 +1,15 @@
-import type {
-  CandlesQueryInput,
+import {
+  type CandlesQueryInput,
   EventPage,
-  EventsQueryInput,
-  LatestQuery,
+  type EventsQueryInput,
+  type LatestQuery,
   LatestReply,
-  MarketsQuery,
+  type MarketsQuery,
   MarketsReply,
+  type STORAGE_SUBJECTS,
   StatsReply,
 } from "@market-scraper/events";
+import type { z } from "zod";
 
 /**
  * The storage service's query API (`storage.*`, ARCHITECTURE §6/§7) as the gateway uses it. The NATS
@@ -45,4 +47,36 @@ export class StorageClientError extends Error {
     super(message, options);
     this.code = code;
   }
+}
+
+export type StorageEndpoint = keyof typeof STORAGE_SUBJECTS;
+
+/** The five queries, each one validated call of `query`: a transport only says how to run one. */
+export abstract class EndpointStorageClient implements StorageClient {
+  events(query: EventsQueryInput): Promise<EventPage> {
+    return this.query("events", query, EventPage);
+  }
+
+  latest(query: LatestQuery): Promise<LatestReply> {
+    return this.query("latest", query, LatestReply);
+  }
+
+  candles(query: CandlesQueryInput): Promise<EventPage> {
+    return this.query("candles", query, EventPage);
+  }
+
+  markets(query: MarketsQuery): Promise<MarketsReply> {
+    return this.query("markets", query, MarketsReply);
+  }
+
+  stats(): Promise<StatsReply> {
+    return this.query("stats", {}, StatsReply);
+  }
+
+  /** Runs one query and validates its reply with `schema`; failures are `StorageClientError`s. */
+  protected abstract query<S extends z.ZodType>(
+    endpoint: StorageEndpoint,
+    request: unknown,
+    schema: S,
+  ): Promise<z.output<S>>;
 }
