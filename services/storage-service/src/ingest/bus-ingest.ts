@@ -11,6 +11,7 @@ import type { HealthState, Logger } from "@market-scraper/runtime";
 import type { StorageMetrics } from "../metrics.js";
 import { type EventRow, eventRow } from "../store/event-row.js";
 import type { Store } from "../store/store.js";
+import { insertIsolating } from "../store/insert-isolating.js";
 import { StoreError, errorMessage } from "../store/store-error.js";
 import { DATABASE_HEALTH_CHECK } from "./ingest-worker.js";
 import { Signal, sleep } from "./signal.js";
@@ -187,26 +188,15 @@ export class BusIngest {
     }
   }
 
-  /** One insert; if the database refuses the batch, row by row so that one bad row spoils nothing else. */
   async #insertIsolating(rows: EventRow[]): Promise<{ inserted: number; rejected: number }> {
-    try {
-      return { inserted: await this.#deps.store.insert(rows), rejected: 0 };
-    } catch (err) {
-      if (!(err instanceof StoreError) || err.code !== "REJECTED") throw err;
-      this.#log.warn({ err: err.message, rows: rows.length }, "batch rejected; inserting rows one by one");
-    }
-    let inserted = 0;
-    let rejected = 0;
-    for (const row of rows) {
-      try {
-        inserted += await this.#deps.store.insert([row]);
-      } catch (err) {
-        if (!(err instanceof StoreError) || err.code !== "REJECTED") throw err;
-        rejected += 1;
-        this.#reject("rejected", err.message, row.event_id);
-      }
-    }
-    return { inserted, rejected };
+    const { stored, inserted } = await insertIsolating(
+      this.#deps.store,
+      rows,
+      (row) => row,
+      (row, err) => this.#reject("rejected", err.message, row.event_id),
+      this.#log,
+    );
+    return { inserted, rejected: rows.length - stored.length };
   }
 
   #reject(reason: "malformed" | "rejected", error: string, eventId: string): void {

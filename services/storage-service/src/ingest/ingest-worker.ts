@@ -23,6 +23,7 @@ import type { HealthState, Logger } from "@market-scraper/runtime";
 import type { StorageMetrics } from "../metrics.js";
 import type { EventRow } from "../store/event-row.js";
 import type { Store } from "../store/store.js";
+import { insertIsolating } from "../store/insert-isolating.js";
 import { StoreError, errorMessage } from "../store/store-error.js";
 import { decodeMessage } from "./decode.js";
 import { Signal, sleep } from "./signal.js";
@@ -374,25 +375,14 @@ export class IngestWorker {
   async #insertIsolating(
     entries: { msg: JsMsg; row: EventRow }[],
   ): Promise<{ acked: JsMsg[]; inserted: number }> {
-    try {
-      const inserted = await this.#deps.store.insert(entries.map((e) => e.row));
-      return { acked: entries.map((e) => e.msg), inserted };
-    } catch (err) {
-      if (!(err instanceof StoreError) || err.code !== "REJECTED") throw err;
-      this.#log.warn({ err: err.message, rows: entries.length }, "batch rejected; inserting rows one by one");
-    }
-    const acked: JsMsg[] = [];
-    let inserted = 0;
-    for (const entry of entries) {
-      try {
-        inserted += await this.#deps.store.insert([entry.row]);
-        acked.push(entry.msg);
-      } catch (err) {
-        if (!(err instanceof StoreError) || err.code !== "REJECTED") throw err;
-        await this.#deadLetter(entry.msg, "rejected", err.message, entry.row.event_id);
-      }
-    }
-    return { acked, inserted };
+    const { stored, inserted } = await insertIsolating(
+      this.#deps.store,
+      entries,
+      (e) => e.row,
+      (e, err) => this.#deadLetter(e.msg, "rejected", err.message, e.row.event_id),
+      this.#log,
+    );
+    return { acked: stored.map((e) => e.msg), inserted };
   }
 
   /**
