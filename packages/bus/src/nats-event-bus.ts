@@ -21,6 +21,7 @@ import {
 import {
   type ConnectionOptions,
   type NatsConnection,
+  PermissionViolationError,
   type Subscription as NatsSubscription,
   connect,
   nanos,
@@ -160,7 +161,7 @@ export class NatsEventBus implements EventBus {
     this.#nc = nc;
     this.#connected = !nc.isClosed();
     this.#js = jetstream(nc);
-    this.#publisher = new NatsPublisher(nc, this.#js, {
+    this.#publisher = new NatsPublisher(nc, {
       mode: o.publishMode ?? "jetstream",
       queueSize: o.publishQueueSize ?? 10_000,
       window: o.publishWindow ?? 256,
@@ -203,6 +204,9 @@ export class NatsEventBus implements EventBus {
           break;
         case "error":
           this.#logger.error({ err: status.error }, "NATS connection error");
+          if (status.error instanceof PermissionViolationError && status.error.operation === "publish") {
+            this.#publisher?.refusePublish(status.error.subject, status.error);
+          }
           break;
         default:
           break;

@@ -1,4 +1,3 @@
-import type { JetStreamClient } from "@nats-io/jetstream";
 import {
   ClosedConnectionError,
   InvalidArgumentError,
@@ -7,10 +6,10 @@ import {
   PermissionViolationError,
   headers,
 } from "@nats-io/transport-node";
-import { JetStreamApiError } from "@nats-io/jetstream";
 import { BoundedQueue } from "./bounded-queue.js";
 import { BusError, errorMessage } from "./errors.js";
 import type { BusMetrics } from "./event-bus.js";
+import { JetStreamAcks, JetStreamPublishError } from "./jetstream-acks.js";
 import type { BusLogger } from "./logger.js";
 
 export interface Outbound {
@@ -44,8 +43,8 @@ function isPermanent(err: unknown): boolean {
   ) {
     return true;
   }
-  // 503 (JetStream temporarily unavailable) is worth retrying; other API errors are about the message.
-  if (err instanceof JetStreamApiError) return err.status !== 503;
+  // No stream answering (503) or a late ack (408) is worth retrying; other refusals are about the message.
+  if (err instanceof JetStreamPublishError) return !err.retryable;
   return /maximum payload|max_payload/i.test(errorMessage(err));
 }
 
@@ -67,13 +66,15 @@ export class NatsPublisher {
   #flushWaiters: (() => void)[] = [];
   #pumpScheduled = false;
   #lastFailureLog = 0;
+  #closed = false;
+  readonly #acks: JetStreamAcks | null;
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly js: JetStreamClient,
     private readonly options: NatsPublisherOptions,
   ) {
     this.#queue = new BoundedQueue(options.queueSize);
+    this.#acks = options.mode === "jetstream" ? new JetStreamAcks(nc, options.timeoutMs) : null;
   }
 
   get pending(): number {
@@ -155,22 +156,21 @@ export class NatsPublisher {
       return;
     }
     this.#inflight++;
-    const opts =
-      item.msgId === undefined
-        ? { timeout: this.options.timeoutMs }
-        : { msgID: item.msgId, timeout: this.options.timeoutMs };
-    this.js.publish(item.subject, item.data, opts).then(
-      () => {
-        this.#inflight--;
-        this.#succeeded(item);
-        this.#pump();
-      },
-      (err: unknown) => {
-        this.#inflight--;
-        this.#failed(item, err);
-        this.#pump();
-      },
-    );
+    this.#acks!.publish(item.subject, item.data, item.msgId, (err?: unknown) => {
+      this.#inflight--;
+      if (this.#closed) {
+        item.done?.(err); // counted as dropped by close()
+        return;
+      }
+      if (err === undefined) this.#succeeded(item);
+      else this.#failed(item, err);
+      this.#pump();
+    });
+  }
+
+  /** The server refused a publish to `subject` (permissions): fail it now rather than at its timeout. */
+  refusePublish(subject: string, error: unknown): void {
+    this.#acks?.refusePublish(subject, error);
   }
 
   #succeeded(item: Outbound): void {
@@ -242,5 +242,7 @@ export class NatsPublisher {
         item.done?.(new BusError("BUS_CLOSED", "bus closed before the message was sent"));
       }
     }
+    this.#closed = true;
+    this.#acks?.close(new BusError("BUS_CLOSED", "bus closed before JetStream acknowledged the message"));
   }
 }

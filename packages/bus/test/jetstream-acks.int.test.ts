@@ -1,0 +1,140 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type NatsServerHandle, startNats } from "@market-scraper/testkit";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { type NatsConnection, connect } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NatsEventBus } from "../src/index.js";
+import { type AckCallback, JetStreamAcks, JetStreamPublishError } from "../src/jetstream-acks.js";
+import { trade } from "./contract-suite.js";
+
+let server: NatsServerHandle;
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+
+beforeAll(async () => {
+  server = await startNats({ jetstream: true, isolated: true });
+  nc = await connect({ servers: server.url, noAsyncTraces: true });
+  jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: "ACKS", subjects: ["acks.>"], duplicate_window: 60_000_000_000 });
+  await jsm.streams.add({ name: "SMALL", subjects: ["small.>"], max_msg_size: 64 });
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await server?.stop();
+});
+
+/** Publishes through `acks` and resolves with what `done` was called with (`undefined` = stored). */
+function publish(acks: JetStreamAcks, subject: string, body: string, msgId?: string): Promise<unknown> {
+  return new Promise((resolve) => {
+    const done: AckCallback = (error) => resolve(error);
+    acks.publish(subject, new TextEncoder().encode(body), msgId, done);
+  });
+}
+
+describe("JetStreamAcks", () => {
+  it("acks a stored message, keeps Nats-Msg-Id, and acks a duplicate without storing it twice", async () => {
+    const acks = new JetStreamAcks(nc, 5000);
+    const results = await Promise.all([
+      publish(acks, "acks.one", '{"n":1}', "id-1"),
+      publish(acks, "acks.one", '{"n":1}', "id-1"),
+      publish(acks, "acks.two", '{"n":2}'),
+    ]);
+    expect(results).toEqual([undefined, undefined, undefined]);
+    expect(acks.pending).toBe(0);
+    const info = await jsm.streams.info("ACKS");
+    expect(info.state.messages).toBe(2);
+    const stored = await jsm.streams.getMessage("ACKS", { seq: 1 });
+    expect(stored?.header.get("Nats-Msg-Id")).toBe("id-1");
+    acks.close(new Error("closed"));
+  });
+
+  it("fails a publish no stream takes with a retryable 503", async () => {
+    const acks = new JetStreamAcks(nc, 5000);
+    const error = await publish(acks, "nostream.x", "{}");
+    expect(error).toBeInstanceOf(JetStreamPublishError);
+    expect((error as JetStreamPublishError).code).toBe(503);
+    expect((error as JetStreamPublishError).retryable).toBe(true);
+    expect((error as Error).message).toContain("nostream.x");
+    acks.close(new Error("closed"));
+  });
+
+  it("fails a publish the stream refuses with the server's error, not retryable", async () => {
+    const acks = new JetStreamAcks(nc, 5000);
+    const error = await publish(acks, "small.x", JSON.stringify({ pad: "x".repeat(200) }));
+    expect(error).toBeInstanceOf(JetStreamPublishError);
+    expect((error as JetStreamPublishError).retryable).toBe(false);
+    expect((error as Error).message).toMatch(/small\.x.*maximum/i);
+    acks.close(new Error("closed"));
+  });
+
+  it("times out a publish nobody acks with a retryable 408", async () => {
+    // A plain subscriber takes the message (so no 503) and never answers.
+    const silent = nc.subscribe("silent.x");
+    const acks = new JetStreamAcks(nc, 200);
+    const error = await publish(acks, "silent.x", "{}");
+    expect(error).toBeInstanceOf(JetStreamPublishError);
+    expect((error as JetStreamPublishError).code).toBe(408);
+    expect((error as JetStreamPublishError).retryable).toBe(true);
+    expect(acks.pending).toBe(0);
+    silent.unsubscribe();
+    acks.close(new Error("closed"));
+  });
+
+  it("fails pending publishes on close and a publish the client refuses at once", async () => {
+    const silent = nc.subscribe("silent.y");
+    const acks = new JetStreamAcks(nc, 60_000);
+    const pending = publish(acks, "silent.y", "{}");
+    expect(await publish(acks, "bad subject", "{}")).toBeInstanceOf(Error);
+    expect(acks.pending).toBe(1);
+    const reason = new Error("closing");
+    acks.close(reason);
+    expect(await pending).toBe(reason);
+    silent.unsubscribe();
+  });
+});
+
+describe("NatsEventBus publishes refused by permissions", () => {
+  let authServer: NatsServerHandle;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), "acks-auth-"));
+    const config = join(dir, "nats.conf");
+    writeFileSync(
+      config,
+      `authorization {
+        users = [
+          { user: "limited", password: "limited-pw", permissions: {
+              publish: { allow: ["system.>", "$JS.API.>", "_INBOX.>"] },
+              subscribe: { allow: ["_INBOX.>"] } } }
+        ]
+      }\n`,
+    );
+    authServer = await startNats({ jetstream: true, isolated: true, args: ["-c", config] });
+  });
+
+  afterAll(async () => {
+    await authServer?.stop();
+  });
+
+  it("drops a refused publish at once (not at its ack timeout) and goes on publishing what is allowed", async () => {
+    const admin = await NatsEventBus.connect({
+      servers: authServer.url,
+      connectionOptions: { user: "limited", pass: "limited-pw" },
+      publishTimeoutMs: 120_000,
+    }).catch((err: unknown) => err);
+    // The limited user may create streams through $JS.API; if the server refused, say why.
+    expect(admin).toBeInstanceOf(NatsEventBus);
+    const bus = admin as NatsEventBus;
+    // publish() resolves once queued; the refusal shows as a dropped message once flushed.
+    await bus.publish(trade("BTC-USD"));
+    await bus.flush();
+    expect(bus.metrics().dropped).toBe(1);
+    await bus.publishRaw("system.custom.test", new TextEncoder().encode("{}"));
+    await bus.flush();
+    expect(bus.metrics().dropped).toBe(1);
+    await bus.close();
+  });
+});
