@@ -21,7 +21,7 @@
  * Run from the repo root: `pnpm build && pnpm --filter @market-scraper/bench pipeline`.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream } from "node:fs";
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, type WriteStream } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -87,6 +87,12 @@ function write(stream: WriteStream, text: string): Promise<void> {
     : new Promise((resolve) => stream.once("drain", () => resolve()));
 }
 
+/**
+ * Exchange time of the latency phase's trades: this far behind the clock, so that the throughput phase's
+ * trades (up to N / 50 ms behind the clock) come after them in event time.
+ */
+const LATENCY_PHASE_AGE_MS = Math.max(3_600_000, 2 * Math.ceil(N / 50));
+
 // ---- processes -----------------------------------------------------------------------------------
 
 interface Proc {
@@ -99,9 +105,16 @@ interface Proc {
 async function spawnMain(name: string, service: string, env: Record<string, string>): Promise<Proc> {
   const port = await freePort();
   let output = "";
-  const child = spawn(process.execPath, [mainOf(service)], {
+  // e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile every service process
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  const child = spawn(process.execPath, [...nodeArgs, mainOf(service)], {
     cwd: tmp,
-    env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "warn", ...env, HTTP_PORT: String(port) },
+    env: {
+      PATH: process.env.PATH ?? "",
+      LOG_LEVEL: "warn",
+      ...env,
+      HTTP_PORT: String(port),
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout?.on("data", (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
@@ -147,6 +160,47 @@ async function storedTotal(p: Proc): Promise<number> {
   const text = await (await fetch(`${p.url}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith("market_scraper_storage_events_stored_total"));
   return line === undefined ? 0 : Number(line.split(" ").at(-1));
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return 0; // gone
+  }
+}
+
+/**
+ * CPU seconds used so far by every process whose command name is `comm` and whose command line
+ * contains `arg` (e.g. our nats-server's port), or all of them (postgres: the server and its backends).
+ */
+function cpuSecondsByName(comm: string, arg?: string): number {
+  let total = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() !== comm) continue;
+      if (arg !== undefined && !readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").includes(arg))
+        continue;
+      total += cpuSecondsOf(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return total;
+}
+
+/** CPU seconds of each of our processes and of the servers they use. */
+function cpuSnapshot(procs: Proc[], natsPort: number | undefined): Map<string, number> {
+  const snapshot = new Map<string, number>();
+  for (const p of procs) snapshot.set(p.name, cpuSecondsOf(p.child.pid!));
+  snapshot.set("nats-server", cpuSecondsByName("nats-server", String(natsPort)));
+  snapshot.set("postgres", cpuSecondsByName("postgres"));
+  snapshot.set("bench", process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6);
+  return snapshot;
 }
 
 /** Peak resident set size (VmHWM) in MB. */
@@ -209,9 +263,16 @@ interface ModeResult {
   p99: number;
   latencySamples: number;
   rss: { name: string; mb: number }[];
+  /** CPU microseconds per trade of each process during the throughput run. */
+  cpu: { name: string; usPerEvent: number }[];
 }
 
-async function runMode(mode: string, natsUrl: string, pgUrl: string): Promise<ModeResult> {
+async function runMode(
+  mode: string,
+  natsUrl: string,
+  natsPort: number | undefined,
+  pgUrl: string,
+): Promise<ModeResult> {
   const fifo = join(tmp, `${mode}.jsonl`);
   execFileSync("mkfifo", [fifo]);
   const common = {
@@ -254,7 +315,7 @@ async function runMode(mode: string, natsUrl: string, pgUrl: string): Promise<Mo
   while (sent < latencyEvents) {
     const due = Math.min(latencyEvents, Math.floor(((performance.now() - t0) / 1000) * RATE));
     let chunk = "";
-    for (; sent < due; sent++) chunk += tradeLine(Date.now() - 60_000);
+    for (; sent < due; sent++) chunk += tradeLine(Date.now() - LATENCY_PHASE_AGE_MS);
     if (chunk !== "") await write(pipe, chunk);
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -268,7 +329,10 @@ async function runMode(mode: string, natsUrl: string, pgUrl: string): Promise<Mo
   // 2. throughput: N trades as fast as the pipe takes them
   const before = client.arrivals.length;
   const storedBefore = await storedTotal(storage);
-  const base = Date.now() - 120_000;
+  const cpuBefore = cpuSnapshot(procs, natsPort);
+  // 50 trades per exchange millisecond, all in the past and all after the latency phase's trades, so the
+  // candles see them in order: none is late (a late trade costs an error event and a log line).
+  const base = Date.now() - Math.ceil(N / 50) - 60_000;
   for (let i = 0; i < N; i += 1000) {
     let chunk = "";
     for (let k = i; k < Math.min(N, i + 1000); k++) chunk += tradeLine(base + Math.floor(k / 50));
@@ -282,13 +346,18 @@ async function runMode(mode: string, natsUrl: string, pgUrl: string): Promise<Mo
     `${mode}: all persisted`,
   );
   const persistedAt = performance.now();
+  const cpuAfter = cpuSnapshot(procs, natsPort);
+  const cpu = [...cpuAfter].map(([name, seconds]) => ({
+    name,
+    usPerEvent: ((seconds - (cpuBefore.get(name) ?? 0)) * 1e6) / N,
+  }));
   const first = client.arrivals[before]!;
   const last = Math.max(client.arrivals[before + N - 1]!, persistedAt);
   const eventsPerSecond = (N - 1) / ((last - first) / 1000);
   const rss = procs.map((p) => ({ name: p.name, mb: peakRssMb(p) }));
   client.ws.close();
   for (const p of procs.reverse()) await stop(p);
-  return { mode, eventsPerSecond, p50, p99, latencySamples: warm.length, rss };
+  return { mode, eventsPerSecond, p50, p99, latencySamples: warm.length, rss, cpu };
 }
 
 // ---- raw JetStream -------------------------------------------------------------------------------
@@ -361,7 +430,7 @@ async function main(): Promise<void> {
   console.log(`raw JetStream publish+consume: ${fmt(raw)} events/s`);
   const results: ModeResult[] = [];
   for (const mode of MODES) {
-    const result = await runMode(mode, nats.url, pg.url);
+    const result = await runMode(mode, nats.url, nats.port, pg.url);
     results.push(result);
     console.log(
       `${mode}: ${fmt(result.eventsPerSecond)} events/s, p50 ${result.p50} ms, p99 ${result.p99} ms`,
@@ -379,6 +448,14 @@ async function main(): Promise<void> {
     ),
   ];
   console.log(`\n${lines.join("\n")}\n`);
+  for (const r of results) {
+    const total = r.cpu.reduce((sum, c) => sum + c.usPerEvent, 0);
+    console.log(
+      `${r.mode} CPU per trade: ${Math.round(total)} µs (` +
+        r.cpu.map((c) => `${c.name} ${Math.round(c.usPerEvent)}`).join(", ") +
+        ")",
+    );
+  }
   const distributed = results.find((r) => r.mode === "distributed");
   const standalone = results.find((r) => r.mode === "standalone");
   const goals = [
