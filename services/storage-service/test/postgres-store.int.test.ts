@@ -2,7 +2,7 @@ import { makeTrade, startPostgres } from "@market-scraper/testkit";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { eventRow } from "../src/store/event-row.js";
-import { PostgresStore } from "../src/store/postgres-store.js";
+import { POSTGRES_MIGRATIONS, PostgresStore } from "../src/store/postgres-store.js";
 import { StoreError } from "../src/store/store-error.js";
 import { storeContract } from "./store-contract.js";
 
@@ -27,6 +27,45 @@ storeContract("PostgreSQL", async () => {
 });
 
 describe("PostgresStore specifics", () => {
+  it("upgrades a version-1 database (jsonb body) in place, keeping its rows", async () => {
+    const db = await startPostgres();
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const store = new PostgresStore({ url: db.url });
+    try {
+      const v1 = POSTGRES_MIGRATIONS.find((m) => m.version === 1)!;
+      await client.query(v1.sql);
+      await client.query(`CREATE TABLE storage_migrations (
+        version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+      await client.query("INSERT INTO storage_migrations (version, name) VALUES (1, $1)", [v1.name]);
+      await client.query(
+        `CREATE TABLE events_old PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2024-02-01')`,
+      );
+      const trade = makeTrade({ timestamp: "2024-01-15T10:30:00.000Z" });
+      await client.query(
+        `INSERT INTO events (event_id, ts, stage, event_type, source, symbol, body)
+         VALUES ($1, $2, 'market', 'trade', $3, $4, $5::jsonb)`,
+        [trade.event_id, trade.timestamp, trade.source, trade.payload.symbol, JSON.stringify(trade)],
+      );
+      await store.migrate();
+      const type = await client.query<{ data_type: string }>(
+        `SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'body'`,
+      );
+      expect(type.rows[0]?.data_type).toBe("json");
+      expect((await store.page({ order: "asc", limit: 10 })).events).toEqual([
+        JSON.parse(JSON.stringify(trade)),
+      ]);
+      const versions = await client.query<{ version: number }>(
+        "SELECT version FROM storage_migrations ORDER BY 1",
+      );
+      expect(versions.rows.map((r) => r.version)).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version));
+    } finally {
+      await store.close();
+      await client.end();
+      await db.stop();
+    }
+  });
+
   it("partitions by day, creates partitions ahead and on demand, drops whole partitions by retention", async () => {
     const db = await startPostgres();
     const store = new PostgresStore({ url: db.url, partitionsAhead: 2 });
@@ -85,7 +124,13 @@ describe("PostgresStore specifics", () => {
     try {
       await store.migrate();
       const trade = makeTrade();
-      const bad = eventRow(trade, "market", JSON.stringify({ ...trade, note: "nul \u0000 byte" }));
+      // A NUL escape is valid JSON that jsonb could not hold; the json body keeps it as received.
+      const nul = { ...trade, note: "nul \u0000 byte" };
+      expect(await store.insert([eventRow(trade, "market", JSON.stringify(nul))])).toBe(1);
+      expect((await store.page({ order: "asc", limit: 1 })).events).toEqual([
+        JSON.parse(JSON.stringify(nul)),
+      ]);
+      const bad = eventRow(makeTrade(), "market", '{"truncated": ');
       await expect(store.insert([bad])).rejects.toMatchObject({ code: "REJECTED" });
     } finally {
       await store.close();

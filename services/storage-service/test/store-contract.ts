@@ -88,6 +88,16 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
       expect(page.data).toEqual([json(trade)]);
     });
 
+    it("keeps the body's key order as received (not re-ordered as PostgreSQL jsonb would)", async () => {
+      const trade = makeTrade();
+      const { payload, ...envelope } = trade;
+      const reordered = { zz_last_first: true, payload, ...envelope, aa_first_last: 1.5 };
+      await store.insert([eventRow(trade, "market", JSON.stringify(reordered))]);
+      const { events } = await store.page({ order: "asc", limit: 10 });
+      const [stored] = events as Record<string, unknown>[];
+      expect(Object.keys(stored!)).toEqual(Object.keys(reordered));
+    });
+
     it("keys by (event_id, timestamp, stage): the processed copy of an event is stored beside the market one", async () => {
       const trade = makeTrade();
       const processed = markProcessed(trade, T0);

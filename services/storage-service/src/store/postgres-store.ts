@@ -53,6 +53,14 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_type_source_symbol_ts_idx ON events (event_type, source, symbol, ts);
     `,
   },
+  {
+    version: 2,
+    // The body is only ever returned whole (the queried fields have their own columns): json keeps it
+    // byte for byte as received, as SQLite does, and costs PostgreSQL about 10 µs less CPU per row to
+    // insert than jsonb's parse into its binary form (measured: 25 → 15 µs per row with the indexes).
+    name: "event body kept as received (json, not jsonb)",
+    sql: `ALTER TABLE events ALTER COLUMN body TYPE json USING body::json;`,
+  },
 ];
 
 export interface PostgresStoreOptions {
@@ -241,7 +249,7 @@ export class PostgresStore implements Store {
       const result = await this.#pool.query(
         `INSERT INTO events (event_id, ts, stage, event_type, source, symbol, interval, body)
          SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
-                              $6::text[], $7::text[], $8::jsonb[])
+                              $6::text[], $7::text[], $8::json[])
          ON CONFLICT DO NOTHING`,
         cols,
       );
