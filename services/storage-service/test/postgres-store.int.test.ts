@@ -118,6 +118,30 @@ describe("PostgresStore specifics", () => {
     }
   });
 
+  it("round-trips a batch of bodies with quotes, backslashes, escapes and non-ASCII text, in order", async () => {
+    const db = await startPostgres();
+    const store = new PostgresStore({ url: db.url });
+    try {
+      await store.migrate();
+      const notes = ['say "hi"', 'back\\slash \\"', "sep \u001e escaped", "ünïcødé ✓ 🚀", "", "{},[]"];
+      const trades = notes.map((note, i) => ({
+        ...makeTrade({ timestamp: new Date(Date.parse("2024-01-15T10:30:00Z") + i).toISOString() }),
+        note,
+      }));
+      const rows = trades.map((t) => eventRow(t, "market", JSON.stringify(t)));
+      expect(await store.insert(rows)).toBe(trades.length);
+      const { events } = await store.page({ order: "asc", limit: 100 });
+      expect(events).toEqual(trades.map((t) => JSON.parse(JSON.stringify(t))));
+      // A raw record separator is not JSON: the batch is refused, as any body that is not JSON.
+      const raw = eventRow(makeTrade(), "market", '{"note":"\u001e"}'); // the raw character
+      expect(raw.body.includes("\u001e")).toBe(true);
+      await expect(store.insert([raw])).rejects.toMatchObject({ code: "REJECTED" });
+    } finally {
+      await store.close();
+      await db.stop();
+    }
+  });
+
   it("reports rows the database refuses as REJECTED and an unreachable server as UNAVAILABLE", async () => {
     const db = await startPostgres();
     const store = new PostgresStore({ url: db.url });
