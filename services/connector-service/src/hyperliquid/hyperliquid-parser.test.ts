@@ -1,5 +1,6 @@
 import { StandardEvent } from "@market-scraper/events";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { TradeDeduplicator } from "../framework/trade-deduplicator.js";
 import { type FrameResult, HyperliquidParser } from "./hyperliquid-parser.js";
 import type { HyperliquidMarket } from "./hyperliquid-symbols.js";
 
@@ -347,5 +348,152 @@ describe("HyperliquidParser", () => {
         RECEIVED,
       ),
     ).toMatchObject({ kind: "invalid", reason: "bad interval" });
+  });
+});
+
+describe("HyperliquidParser, trades frames in the live form (read without JSON.parse)", () => {
+  const HASH = "0x7ab608dad75f7ce37c2f044516391f02023a00c072529bb51e7eb42d965356ce";
+  const USERS = ["0x9aa589355bf745db9784c8ef3c646360f11b58af", "0x8269c0a4f5f1a14582e0aa46856a234893c41970"];
+  const live = (trades: Record<string, unknown>[]): string =>
+    JSON.stringify({ channel: "trades", data: trades });
+  const trade = (tid: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    coin: "BTC",
+    side: "A",
+    px: "84143.0",
+    sz: "0.00036",
+    time: 1790232216193,
+    hash: HASH,
+    tid,
+    users: USERS,
+    ...extra,
+  });
+
+  /** What the general path (`JSON.parse`, then `parseFrame`) makes of `text`. */
+  function general(text: string): FrameResult | "not JSON" {
+    let frame: unknown;
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      return "not JSON";
+    }
+    return parser().parseFrame(frame, RECEIVED);
+  }
+
+  function expectSameAsGeneral(text: string): FrameResult {
+    const result = parser().parse(text, RECEIVED);
+    const expected = general(text);
+    if (expected === "not JSON") expect(result).toMatchObject({ kind: "invalid", channel: undefined });
+    else expect(result).toEqual(expected);
+    return result;
+  }
+
+  it("makes the same events as the general path, trade ids as written", () => {
+    const frames = [
+      live([trade(1045359869404765)]),
+      live([
+        trade(1045359869404765),
+        trade(0, { side: "B", px: "84143.5", sz: "12" }),
+        trade(9007199254740991),
+      ]),
+      live([{ ...trade(7), hash: undefined, users: undefined }]), // tardis captures: no hash, no users
+      live([trade(1, { users: [] }), trade(2, { coin: "@2" }), trade(3, { px: "0084143.", sz: ".5" })]),
+    ];
+    // They are read without `JSON.parse` (else these tests would compare the general path with itself).
+    const jsonParse = vi.spyOn(JSON, "parse");
+    for (const text of frames) parser().parse(text, RECEIVED);
+    expect(jsonParse).not.toHaveBeenCalled();
+    jsonParse.mockRestore();
+    for (const text of frames) {
+      const result = expectSameAsGeneral(text);
+      if (result.kind !== "trades") throw new Error(result.kind);
+      expect(result.events).toHaveLength((JSON.parse(text) as { data: unknown[] }).data.length);
+      expect(result.events.map((e) => e.payload.trade_id)).toEqual(
+        (JSON.parse(text) as { data: { tid: number }[] }).data.map((t) => String(t.tid)),
+      );
+      expectValid(result.events);
+    }
+  });
+
+  it("leaves every other form, and every bad value, to the general path's answer", () => {
+    const cases = [
+      live([trade(1, { tid: 2 ** 53 })]).replace("9007199254740992", "9007199254740993"), // > 2^53
+      live([trade(1, { time: 8.64e15 })]),
+      live([trade(1), trade(2, { coin: "NOPE" })]),
+      live([trade(1), trade(2, { px: "0.0" })]),
+      live([trade(1), trade(2, { sz: "1.2.3" })]),
+      live([trade(1, { px: "12345678901234567.5" })]), // > 15 digits: Number() decides
+      live([trade(1, { side: "X" })]),
+      live([trade(1, { tid: 1.5 })]),
+      live([trade(1, { time: 1e3 })]).replace(":1000,", ":1e3,"), // valid JSON, not plain
+      live([trade(1, { tid: -1 })]),
+      live([trade(1, { px: 84143 })]),
+      live([trade(1, { extra: true })]),
+      live([trade(1)]).replace('"coin":"BTC"', '"coin":"B\\u0054C"'), // an escape: still BTC
+      live([trade(1)]).replace('"tid":1', '"tid":01'),
+      live([trade(1)]).replace('"tid":1', '"tid":1,"tid":2'),
+      live([trade(1)]).replace(HASH, `0x\u0001${HASH.slice(3)}`), // raw control character
+      live([trade(1)]).replace(HASH, `0x\\"${HASH.slice(4)}`),
+      `${live([trade(1)])} `,
+      `${live([trade(1)])}x`,
+      live([trade(1)]).slice(0, -1),
+      live([trade(1)]).replace("]}", "],}"),
+      live([trade(1)]).replace("]}", '],"data":[]}'),
+      live([]),
+      '{"channel":"trades","data":[{"coin":"BTC"}',
+    ];
+    for (const text of cases) expectSameAsGeneral(text);
+    // The unsafe tid and the escaped coin, to be sure those cases say what they claim.
+    expect(parser().parse(cases[0]!, RECEIVED)).toMatchObject({ problems: ["trades[0]: bad tid"] });
+    expect(parser().parse(cases[12]!, RECEIVED)).toMatchObject({
+      events: [{ payload: { symbol: "BTC-USD" } }],
+    });
+  });
+
+  it("agrees with the general path on every one-character edit of live frames", () => {
+    const bases = [
+      live([trade(1045359869404765), trade(1045359869404766, { coin: "@162", side: "B", px: "1.0001" })]),
+      live([{ ...trade(479312521152049), users: undefined }]),
+    ];
+    // Characters that make or break JSON structure, strings and numbers, and a control character.
+    const inserts = [...'"\\,[]{}: 05.-e\u0001Bx'];
+    let edits = 0;
+    for (const base of bases) {
+      for (let i = 0; i <= base.length; i += 1) {
+        const variants = [base.slice(0, i) + base.slice(i + 1)];
+        for (const c of inserts) {
+          variants.push(base.slice(0, i) + c + base.slice(i)); // insert
+          variants.push(base.slice(0, i) + c + base.slice(i + 1)); // replace
+        }
+        for (const text of variants) {
+          expectSameAsGeneral(text);
+          edits += 1;
+        }
+      }
+    }
+    expect(edits).toBeGreaterThan(10_000);
+  });
+
+  it("does not throw where the pattern would (a frame with millions of users)", () => {
+    const text = live([trade(1)]).replace(JSON.stringify(USERS), `[${'"",'.repeat(5_000_000)}""]`);
+    expect(parser().parse(text, RECEIVED)).toMatchObject({
+      kind: "trades",
+      events: [{ payload: { trade_id: "1" } }],
+    });
+  });
+
+  it("de-duplicates nothing from a frame it hands to the general path", () => {
+    const dedup = new TradeDeduplicator();
+    const p = new HyperliquidParser({ markets, dedup });
+    // Trade 1 reads as live, trade 2 fails a check after it: the frame goes to the general path.
+    const text = live([trade(1), trade(2, { px: "0" })]);
+    expect(p.parse(text, RECEIVED)).toMatchObject({
+      events: [{ payload: { trade_id: "1" } }],
+      problems: ["trades[1]: bad px"],
+      duplicates: 0,
+    });
+    expect(p.parse(live([trade(1), trade(3)]), RECEIVED)).toMatchObject({
+      events: [{ payload: { trade_id: "3" } }],
+      duplicates: 1,
+    });
   });
 });

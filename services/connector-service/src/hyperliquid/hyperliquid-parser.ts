@@ -24,7 +24,8 @@ import type { HyperliquidMarket } from "./hyperliquid-symbols.js";
  * schema-driven pass (a test checks every event against `StandardEvent.parse`). Quirks handled: numbers
  * as strings (candles and asset contexts too), a candle frame whose `data` is one object, a `bbo` side
  * that is `null` or missing, `activeSpotAssetCtx` for spot coins, subscription acks, `error` frames with
- * a string `data`, `pong`, and a plain-text greeting.
+ * a string `data`, `pong`, and a plain-text greeting. A `trades` frame in the server's own compact form
+ * skips `JSON.parse`: one pattern reads it (see `LIVE_TRADE`), with the same checks and events.
  */
 
 export interface ParserMarket extends HyperliquidMarket {
@@ -95,6 +96,29 @@ const TIME_LIMIT = 2 ** 48;
 const NO_PROBLEMS: string[] = [];
 Object.freeze(NO_PROBLEMS);
 
+/**
+ * A `trades` frame as the server writes it: compact, keys in this order, `hash` and `users` optional
+ * (older captures lack them). `parse` reads such frames with `LIVE_TRADE` instead of `JSON.parse`,
+ * whose object tree (hash, user addresses) cost more than the events made from it.
+ */
+const LIVE_TRADES_PREFIX = '{"channel":"trades","data":[';
+/** A JSON string without escapes or control characters: its text is its value. */
+const PLAIN_STRING = String.raw`"[^"\\\x00-\x1f]*"`;
+/** A JSON integer without sign, fraction or exponent, of at most 16 digits: its text is `String(value)`. */
+const PLAIN_INTEGER = "(0|[1-9][0-9]{0,15})";
+/**
+ * One trade object of a live frame and the `,` or `]` after it. All it matches is valid JSON that
+ * `JSON.parse` would read as the captures: coin (1), side (2), px (3), sz (4), time (5), tid (6), then
+ * the separator (7). Anything else (whitespace, other keys or order, escapes, a number with sign,
+ * fraction or exponent, a value of another type) does not match, and the frame takes the general path.
+ */
+const LIVE_TRADE = new RegExp(
+  String.raw`\{"coin":"([^"\\\x00-\x1f]*)","side":"([AB])","px":"([0-9.]+)","sz":"([0-9.]+)",` +
+    `"time":${PLAIN_INTEGER},(?:"hash":${PLAIN_STRING},)?"tid":${PLAIN_INTEGER}` +
+    String.raw`(?:,"users":\[(?:${PLAIN_STRING}(?:,${PLAIN_STRING})*)?\])?\}([,\]])`,
+  "y",
+);
+
 /** A JSON string holding a finite number, as Hyperliquid sends prices and sizes. */
 function num(value: unknown): number {
   if (typeof value === "string") {
@@ -111,8 +135,52 @@ function optNum(value: unknown): number | undefined {
   return n === n ? n : undefined;
 }
 
+/** Exchange times are below this: the end of `Date`'s range. */
+const MAX_TIME = 8.64e15;
+const MAX_TID = Number.MAX_SAFE_INTEGER;
+
 function isTime(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 && value < 8.64e15;
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 && value < MAX_TIME;
+}
+
+/** The value of a run of at most 16 decimal digits: exact up to 2^53 - 1, at least 2^53 above. */
+function integerOf(digits: string): number {
+  let n = 0;
+  for (let i = 0; i < digits.length; i += 1) n = n * 10 + (digits.charCodeAt(i) - 48);
+  return n;
+}
+
+/** The trades of one frame that passed the checks, waiting for de-duplication (one per parser, reused). */
+class TradeBatch {
+  length = 0;
+  readonly markets: ParserMarket[] = [];
+  readonly prices: number[] = [];
+  readonly volumes: number[] = [];
+  readonly times: number[] = [];
+  readonly tids: number[] = [];
+  readonly sides: ("buy" | "sell")[] = [];
+  /** The tid as the frame wrote it, when known (else it is formatted). */
+  readonly tradeIds: (string | undefined)[] = [];
+
+  add(
+    market: ParserMarket,
+    price: number,
+    volume: number,
+    time: number,
+    tid: number,
+    side: "buy" | "sell",
+    tradeId: string | undefined,
+  ): void {
+    const i = this.length;
+    this.markets[i] = market;
+    this.prices[i] = price;
+    this.volumes[i] = volume;
+    this.times[i] = time;
+    this.tids[i] = tid;
+    this.sides[i] = side;
+    this.tradeIds[i] = tradeId;
+    this.length = i + 1;
+  }
 }
 
 export class HyperliquidParser {
@@ -121,6 +189,7 @@ export class HyperliquidParser {
   readonly #tickers = new Map<string, TickerState>();
   readonly #now: () => number;
   readonly #dedup: TradeDeduplicator | undefined;
+  readonly #batch = new TradeBatch();
   // One formatter per clock: exchange times and receive times are seconds apart, and a shared one would
   // rebuild its per-second prefix on every call.
   readonly #isoFormatter = new IsoFormatter();
@@ -173,6 +242,16 @@ export class HyperliquidParser {
 
   /** Parses one text frame received at `receivedAt` (ms). Never throws. */
   parse(text: string, receivedAt: number): FrameResult {
+    if (text.startsWith(LIVE_TRADES_PREFIX)) {
+      let coin: string | undefined;
+      try {
+        coin = this.#readLiveTrades(text);
+      } catch {
+        // The pattern's backtracking stack overflows on millions of `users`: `JSON.parse` copes.
+        coin = undefined;
+      }
+      if (coin !== undefined) return this.#tradeEvents(coin, NO_PROBLEMS, receivedAt);
+    }
     let frame: unknown;
     try {
       frame = JSON.parse(text);
@@ -224,15 +303,12 @@ export class HyperliquidParser {
   #trades(data: unknown, receivedAt: number): FrameResult {
     if (!Array.isArray(data))
       return { kind: "invalid", channel: "trades", reason: "trades data is not an array" };
-    const events: TradeEvent[] = [];
+    const batch = this.#batch;
+    batch.length = 0;
     let problems = NO_PROBLEMS;
-    // The trades of one frame (one block, often one taker order) share a correlation id: the first one's id.
-    let correlationId: string | null = null;
-    const receivedIso = this.#receivedIso(receivedAt);
     let coinOfFrame = "";
     let lastCoin: unknown = undefined;
     let lastMarket: ParserMarket | undefined;
-    let duplicates = 0;
     for (let i = 0; i < data.length; i += 1) {
       const t = data[i] as
         | { coin?: unknown; side?: unknown; px?: unknown; sz?: unknown; time?: unknown; tid?: unknown }
@@ -277,15 +353,74 @@ export class HyperliquidParser {
         );
         continue;
       }
+      batch.add(market, price, volume, time, tid as number, side, undefined);
+    }
+    return this.#tradeEvents(coinOfFrame, problems, receivedAt);
+  }
+
+  /**
+   * Reads a frame of the `LIVE_TRADE` form into `#batch` and returns its coin; `undefined` when the
+   * text is not of that form or one of its trades fails a check (the general path then reads the frame
+   * and names the problems). The checks are those of `#trades`, on the same values: the captures are
+   * the JSON values.
+   */
+  #readLiveTrades(text: string): string | undefined {
+    const pattern = LIVE_TRADE;
+    pattern.lastIndex = LIVE_TRADES_PREFIX.length;
+    const batch = this.#batch;
+    batch.length = 0;
+    let coin: string | undefined;
+    let market: ParserMarket | undefined;
+    for (;;) {
+      const m = pattern.exec(text);
+      if (m === null) return undefined;
+      if (m[1] !== coin) {
+        coin = m[1]!;
+        market = this.#markets.get(coin);
+      }
+      const price = num(m[3]);
+      const volume = num(m[4]);
+      const time = integerOf(m[5]!);
+      const tid = integerOf(m[6]!);
+      // `integerOf` is exact up to 2^53 - 1 and at least 2^53 above: these bounds reject exactly what
+      // `isTime` and `Number.isSafeInteger` reject.
+      if (market === undefined || !(price > 0) || !(volume > 0) || !(time < MAX_TIME) || !(tid <= MAX_TID))
+        return undefined;
+      // A safe integer written without leading zeros: the text is `String(tid)`.
+      batch.add(market, price, volume, time, tid, m[2] === "B" ? "buy" : "sell", m[6]);
+      if (m[7] === "]") break;
+    }
+    // `]` closed the array: `}` must close the frame, and nothing follow.
+    if (pattern.lastIndex !== text.length - 1 || text.charCodeAt(pattern.lastIndex) !== 0x7d)
+      return undefined;
+    return market.coin;
+  }
+
+  /**
+   * The events of the checked trades in `#batch`, less those already seen. Only now is anything
+   * de-duplicated: a frame is read whole first, so one that falls back to the general path has
+   * changed nothing.
+   */
+  #tradeEvents(coin: string, problems: string[], receivedAt: number): FrameResult {
+    const batch = this.#batch;
+    const events: TradeEvent[] = [];
+    // The trades of one frame (one block, often one taker order) share a correlation id: the first one's id.
+    let correlationId: string | null = null;
+    const receivedIso = this.#receivedIso(receivedAt);
+    let duplicates = 0;
+    for (let i = 0; i < batch.length; i += 1) {
+      const market = batch.markets[i]!;
+      const time = batch.times[i]!;
+      const tid = batch.tids[i]!;
       if (
         this.#dedup !== undefined &&
-        !(market.dedup ??= this.#dedup.stream(market.coin)).firstSeen(tid as number, time)
+        !(market.dedup ??= this.#dedup.stream(market.coin)).firstSeen(tid, time)
       ) {
         duplicates += 1;
         continue;
       }
       const timestamp = this.#isoOf(time);
-      const eventId = this.#tradeId(market, time, tid as number);
+      const eventId = this.#tradeId(market, time, tid);
       correlationId ??= eventId;
       events.push({
         event_id: eventId,
@@ -295,11 +430,11 @@ export class HyperliquidParser {
         payload: {
           symbol: market.symbol,
           raw_symbol: market.coin,
-          price,
-          volume,
+          price: batch.prices[i]!,
+          volume: batch.volumes[i]!,
           timestamp,
-          side,
-          trade_id: integerToString(tid as number),
+          side: batch.sides[i]!,
+          trade_id: batch.tradeIds[i] ?? integerToString(tid),
           received_at: receivedIso,
         },
         correlation_id: correlationId,
@@ -309,7 +444,7 @@ export class HyperliquidParser {
         processing_time_ms: null,
       });
     }
-    return { kind: "trades", coin: coinOfFrame, events, problems, duplicates };
+    return { kind: "trades", coin, events, problems, duplicates };
   }
 
   /**
