@@ -131,7 +131,7 @@ describe("PostgresStore specifics", () => {
       const rows = trades.map((t) => eventRow(t, "market", JSON.stringify(t)));
       expect(await store.insert(rows)).toBe(trades.length);
       const { events } = await store.page({ order: "asc", limit: 100 });
-      expect(events).toEqual(trades.map((t) => JSON.parse(JSON.stringify(t))));
+      expect(events).toEqual(trades.map((t) => JSON.parse(JSON.stringify(t)) as unknown));
       // A raw record separator is not JSON: the batch is refused, as any body that is not JSON.
       const raw = eventRow(makeTrade(), "market", '{"note":"\u001e"}'); // the raw character
       expect(raw.body.includes("\u001e")).toBe(true);
