@@ -323,8 +323,8 @@ async function runMode(
   // Skip the first second (at most half of the samples): connections and JIT warm up.
   const skip = Math.min(Math.round(RATE), Math.floor(client.latencies.length / 2));
   const warm = client.latencies.slice(skip).sort((a, b) => a - b);
-  const p50 = percentile(warm, 50);
-  const p99 = percentile(warm, 99);
+  const p50 = Math.round(percentile(warm, 50) * 10) / 10;
+  const p99 = Math.round(percentile(warm, 99) * 10) / 10;
 
   // 2. throughput: N trades as fast as the pipe takes them
   const before = client.arrivals.length;
@@ -362,7 +362,13 @@ async function runMode(
 
 // ---- raw JetStream -------------------------------------------------------------------------------
 
-async function rawJetStream(natsUrl: string): Promise<number> {
+interface RawResult {
+  eventsPerSecond: number;
+  /** CPU µs per message: this process (publisher + consumer) and our nats-server. */
+  cpu: { name: string; usPerEvent: number }[];
+}
+
+async function rawJetStream(natsUrl: string, natsPort: number | undefined): Promise<RawResult> {
   const nc = await connect({ servers: natsUrl, noAsyncTraces: true });
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
@@ -376,6 +382,7 @@ async function rawJetStream(natsUrl: string): Promise<number> {
   const body = Buffer.from(tradeLine(Date.now()).padEnd(600, " "));
   const consumer = await js.consumers.get("BENCH_RAW", "raw");
   let consumed = 0;
+  const cpuBefore = cpuSnapshot([], natsPort);
   const t0 = performance.now();
   let messages: Awaited<ReturnType<typeof consumer.consume>> | undefined;
   const done = new Promise<number>((resolve, reject) => {
@@ -397,10 +404,15 @@ async function rawJetStream(natsUrl: string): Promise<number> {
     await Promise.all(window);
   }
   const end = await done;
+  const cpuAfter = cpuSnapshot([], natsPort);
   await messages?.close();
   await jsm.streams.delete("BENCH_RAW");
   await nc.close();
-  return N / ((end - t0) / 1000);
+  const cpu = ["bench", "nats-server"].map((name) => ({
+    name,
+    usPerEvent: (((cpuAfter.get(name) ?? 0) - (cpuBefore.get(name) ?? 0)) * 1e6) / N,
+  }));
+  return { eventsPerSecond: N / ((end - t0) / 1000), cpu };
 }
 
 // ---- main ----------------------------------------------------------------------------------------
@@ -426,7 +438,8 @@ async function main(): Promise<void> {
   const pg = await startPostgres();
   cleanups.push(() => pg.stop());
 
-  const raw = await rawJetStream(nats.url);
+  const rawResult = await rawJetStream(nats.url, nats.port);
+  const raw = rawResult.eventsPerSecond;
   console.log(`raw JetStream publish+consume: ${fmt(raw)} events/s`);
   const results: ModeResult[] = [];
   for (const mode of MODES) {
@@ -448,10 +461,10 @@ async function main(): Promise<void> {
     ),
   ];
   console.log(`\n${lines.join("\n")}\n`);
-  for (const r of results) {
+  for (const r of [{ mode: "raw JetStream", cpu: rawResult.cpu }, ...results]) {
     const total = r.cpu.reduce((sum, c) => sum + c.usPerEvent, 0);
     console.log(
-      `${r.mode} CPU per trade: ${Math.round(total)} µs (` +
+      `${r.mode} CPU per event: ${Math.round(total)} µs (` +
         r.cpu.map((c) => `${c.name} ${Math.round(c.usPerEvent)}`).join(", ") +
         ")",
     );
