@@ -27,6 +27,7 @@ import {
   PostgresStore,
   SqliteStore,
   type Store,
+  ThreadedSqliteStore,
   createStorageService,
   eventRow,
   storageEnv,
@@ -107,8 +108,12 @@ try {
 
   const tmp = mkdtempSync(join(tmpdir(), "bench-storage-"));
   cleanups.push(async () => rmSync(tmp, { recursive: true, force: true }));
-  const openStore = async (kind: "postgres" | "sqlite", name: string): Promise<Store> => {
-    if (kind === "sqlite") return new SqliteStore({ path: join(tmp, `${name}.db`) });
+  /** The raw leg writes with `SqliteStore` on this thread; the service (end to end) as it runs, threaded. */
+  const openStore = async (kind: "postgres" | "sqlite", name: string, threaded = false): Promise<Store> => {
+    if (kind === "sqlite") {
+      const path = join(tmp, `${name}.db`);
+      return threaded ? new ThreadedSqliteStore({ path }) : new SqliteStore({ path });
+    }
     const db = await startPostgres();
     cleanups.push(() => db.stop());
     return new PostgresStore({ url: db.url });
@@ -160,7 +165,7 @@ try {
 
   /** End to end: the service's ingest (in this process) from start until every event is committed. */
   const endToEnd = async (kind: "postgres" | "sqlite", rep: number): Promise<number> => {
-    const store = await openStore(kind, `e2e-${rep}`);
+    const store = await openStore(kind, `e2e-${rep}`, true);
     const connection = await connect({ servers: nats.url, noAsyncTraces: true });
     const service = createStorageService({
       nc: connection,

@@ -27,6 +27,7 @@ export { QUERY_ERROR_STATUS, QueryError, StorageQueries, type QueryName } from "
 export { createStore, type CreateStoreOptions } from "./store/create-store.js";
 export { PostgresStore, POSTGRES_MIGRATIONS, type PostgresStoreOptions } from "./store/postgres-store.js";
 export { SqliteStore, SQLITE_MIGRATIONS, type SqliteStoreOptions } from "./store/sqlite-store.js";
+export { ThreadedSqliteStore } from "./store/threaded-sqlite-store.js";
 export { decodeCursor, encodeCursor, type CursorPosition } from "./store/cursor.js";
 export { eventRow, isoToMicros, microsToIso, type EventRow } from "./store/event-row.js";
 export { StoreError, type StoreErrorCode } from "./store/store-error.js";
