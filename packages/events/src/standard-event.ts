@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { EventValidationError } from "./errors.js";
 import { EVENT_TYPES, EventType } from "./event-type.js";
-import { IsoTimestamp, PayloadSchemas, type PayloadInput } from "./payloads.js";
+import { createTradeFastPath } from "./fast-parse.js";
+import { IsoTimestamp, PayloadSchemas, TradePayload, type PayloadInput } from "./payloads.js";
 import { uuidv7 } from "./uuid.js";
 
 export const DEFAULT_PRIORITY = 5;
@@ -40,6 +41,20 @@ export const EventSchemas = {
   [EventType.ERROR]: variant(EventType.ERROR),
   [EventType.CUSTOM]: variant(EventType.CUSTOM),
 } as const;
+
+function patternOf(schema: { _zod: { def: { pattern?: RegExp | undefined } } }): RegExp {
+  const pattern = schema._zod.def.pattern;
+  if (pattern === undefined) throw new Error("expected a string format schema with a pattern");
+  return pattern;
+}
+
+/** Trade events (most of the traffic) without zod when they are certainly valid: see fast-parse.ts. */
+export const parseTradeFast = createTradeFastPath({
+  eventKeys: Object.keys(EventSchemas[EventType.TRADE].shape),
+  payloadKeys: Object.keys(TradePayload.shape),
+  isoPattern: patternOf(IsoTimestamp),
+  guidPattern: patternOf(EventSchemas[EventType.TRADE].shape.event_id),
+});
 
 /** The whole wire format: one schema, discriminated by `event_type`. */
 export const StandardEventSchema = z.discriminatedUnion(
@@ -115,6 +130,8 @@ function create<T extends EventType>(init: CreateEventInit<T>, clock: Clock = sy
 
 /** Validates an already-decoded value. Throws `EventValidationError` naming each bad field. */
 function parse(value: unknown): StandardEvent {
+  const fast = parseTradeFast(value);
+  if (fast !== undefined) return fast as StandardEvent;
   const result = StandardEventSchema.safeParse(value);
   if (!result.success) throw EventValidationError.fromZod(result.error);
   return result.data;
@@ -124,6 +141,8 @@ export type SafeParseResult =
   { success: true; event: StandardEvent } | { success: false; error: EventValidationError };
 
 function safeParse(value: unknown): SafeParseResult {
+  const fast = parseTradeFast(value);
+  if (fast !== undefined) return { success: true, event: fast as StandardEvent };
   const result = StandardEventSchema.safeParse(value);
   return result.success
     ? { success: true, event: result.data as StandardEvent }
