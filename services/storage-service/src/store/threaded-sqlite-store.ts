@@ -35,7 +35,10 @@ interface Pending {
  */
 function startWorker(workerData: SqliteStoreOptions): Worker {
   const here = import.meta.url;
-  if (!here.endsWith(".ts")) return new Worker(new URL("./sqlite-worker.js", here), { workerData });
+  // The thread holds one batch at a time: a small young generation keeps its memory small.
+  const resourceLimits = { maxYoungGenerationSizeMb: 4 };
+  if (!here.endsWith(".ts"))
+    return new Worker(new URL("./sqlite-worker.js", here), { workerData, resourceLimits });
   // tsx's ESM entry (its `import` export), found from here as this module would import it.
   const tsxPackage = createRequire(here).resolve("tsx/package.json");
   const { exports } = JSON.parse(readFileSync(tsxPackage, "utf8")) as {
@@ -44,7 +47,7 @@ function startWorker(workerData: SqliteStoreOptions): Worker {
   const tsx = pathToFileURL(join(dirname(tsxPackage), exports["./esm/api"]!.import.default)).href;
   const entry = new URL("./sqlite-worker.ts", here).href;
   const bootstrap = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  return new Worker(bootstrap, { eval: true, workerData, resourceLimits });
 }
 
 /**
