@@ -27,7 +27,7 @@ function bases(): Record<string, unknown>[] {
     delete minimal[key];
   const minimalPayload = minimal.payload as Record<string, unknown>;
   for (const key of ["raw_symbol", "received_at", "side", "trade_id"]) delete minimalPayload[key];
-  const extra = { zz: [1, { a: 2 }], ...json(trade), aa: "x" };
+  const extra: Record<string, unknown> = { zz: [1, { a: 2 }], ...json(trade), aa: "x" };
   extra.payload = { extra_field: true, ...(extra.payload as object), more: null };
   const reversed = Object.fromEntries(Object.entries(json(processed)).reverse());
   reversed.payload = Object.fromEntries(Object.entries(processed.payload as object).reverse());
@@ -127,6 +127,13 @@ function* variants(): Generator<unknown> {
     yield JSON.parse(`{"__proto__":{"x":1},${JSON.stringify(base).slice(1)}`);
     yield { ...json(base), payload: JSON.parse(`{"__proto__":1,${JSON.stringify(base.payload).slice(1)}`) };
     yield [base];
+    // Objects built in code: a known key not enumerable, or inherited (for…in does not see either).
+    const hidden = { ...json(base), note: "kept by zod" };
+    Object.defineProperty(hidden, "source", { value: "hyperliquid", enumerable: false });
+    yield hidden;
+    yield Object.defineProperty(json(base), "source", { value: "hyperliquid", enumerable: false });
+    const { symbol, ...rest } = base.payload as Record<string, unknown>;
+    yield { ...json(base), payload: Object.assign(Object.create({ symbol }) as object, rest) };
   }
 }
 

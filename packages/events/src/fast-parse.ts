@@ -32,45 +32,33 @@ function isPlain(value: unknown): value is Plain {
 const isFiniteNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 const isNonEmptyString = (v: unknown): v is string => typeof v === "string" && v.length > 0;
 
-/**
- * Own keys of `input`, or -1 when one holds `undefined` or is `__proto__` (which a copy would not keep
- * as a key). `for…in` sees own keys only here: plain objects inherit no enumerable ones.
- */
-function keyCount(input: Plain): number {
-  let n = 0;
-  for (const key in input) {
-    if (input[key] === undefined || key === "__proto__") return -1;
-    n++;
-  }
-  return n;
-}
-
-type Copier = (input: Plain, count: number) => Plain;
+type Copier = (input: Plain) => Plain | null;
 
 /**
- * A function copying `input` (`count` own keys) with `known` keys first (those present), then the
- * others in input order. It is generated with the keys written out (`out["price"] = v`), so every copy
- * builds objects of one shape through V8's fast property stores; a loop over key names did not.
+ * A function copying `input` as zod does: the `known` keys first (those present), then the others in
+ * input order. `null` when a copy could differ from zod's: a key holding `undefined`, a `__proto__` key
+ * (an assignment would not keep it as a key), or a known key that `for…in` does not see (not
+ * enumerable, or inherited). It is generated with the keys written out (`out["price"] = v`,
+ * `case "price":`), so every copy builds objects of one shape through V8's fast property stores; a loop
+ * over key names was twice as slow.
  */
 function copierFor(known: readonly string[]): Copier {
-  const knownSet = new Set(known);
-  const body = known
-    .map((key) => {
-      const k = JSON.stringify(key);
-      return `v = input[${k}]; if (v !== undefined) { out[${k}] = v; copied++; }`;
-    })
-    .join("\n");
+  const quoted = known.map((key) => JSON.stringify(key));
+  const source = [
+    "let seen = 0, extra = null, copied = 0, v;",
+    "for (const key in input) {",
+    '  if (input[key] === undefined || key === "__proto__") return null;',
+    `  switch (key) { ${quoted.map((k) => `case ${k}:`).join(" ")} seen++; break; default: (extra ??= []).push(key); }`,
+    "}",
+    "const out = {};",
+    ...quoted.map((k) => `v = input[${k}]; if (v !== undefined) { out[${k}] = v; copied++; }`),
+    "if (copied !== seen) return null;",
+    "if (extra !== null) for (const key of extra) out[key] = input[key];",
+    "return out;",
+  ].join("\n");
   // The source is built from our own schema's key names (JSON-quoted), never from input.
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const copyKnown = new Function(
-    "input",
-    `const out = {}; let copied = 0; let v;\n${body}\nreturn [out, copied];`,
-  ) as (input: Plain) => [Plain, number];
-  return (input, count) => {
-    const [out, copied] = copyKnown(input);
-    if (copied < count) for (const key in input) if (!knownSet.has(key)) out[key] = input[key];
-    return out;
-  };
+  return new Function("input", source) as Copier;
 }
 
 /** Returns the fast path: the parsed trade event, or `undefined` to ask zod. */
@@ -86,10 +74,13 @@ export function createTradeFastPath(spec: TradeFastPathSpec): (value: unknown) =
     o[key] === undefined || o[key] === null || isNonEmptyString(o[key]);
 
   return (value: unknown) => {
-    if (!isPlain(value) || value.event_type !== "trade") return undefined;
-    const e = value;
-    const eventKeyCount = keyCount(e);
-    if (eventKeyCount < 0) return undefined;
+    if (!isPlain(value) || value.event_type !== "trade" || !isPlain(value.payload)) return undefined;
+    // Checked on the copies: they hold the very values zod reads (`input[key]` of each known key).
+    const e = copyEvent(value);
+    const p = e === null ? null : copyPayload(value.payload);
+    if (e === null || p === null) return undefined;
+    e.payload = p;
+
     const { event_id, source, priority, processing_time_ms } = e;
     if (typeof event_id !== "string" || !guidPattern.test(event_id)) return undefined;
     if (!isIso(e.timestamp)) return undefined;
@@ -109,10 +100,6 @@ export function createTradeFastPath(spec: TradeFastPathSpec): (value: unknown) =
     )
       return undefined;
 
-    const p = e.payload;
-    if (!isPlain(p)) return undefined;
-    const payloadKeyCount = keyCount(p);
-    if (payloadKeyCount < 0) return undefined;
     const { symbol, side } = p;
     if (!isNonEmptyString(symbol) || symbol.length > MAX_SAFE_LENGTH) return undefined;
     if (p.raw_symbol !== undefined && !isNonEmptyString(p.raw_symbol)) return undefined;
@@ -120,9 +107,6 @@ export function createTradeFastPath(spec: TradeFastPathSpec): (value: unknown) =
     if (!isFiniteNumber(p.price) || !isFiniteNumber(p.volume) || !isIso(p.timestamp)) return undefined;
     if (side !== undefined && side !== "buy" && side !== "sell") return undefined;
     if (p.trade_id !== undefined && !isNonEmptyString(p.trade_id)) return undefined;
-
-    const out = copyEvent(e, eventKeyCount);
-    out.payload = copyPayload(p, payloadKeyCount);
-    return out;
+    return e;
   };
 }
