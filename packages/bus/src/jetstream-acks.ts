@@ -59,13 +59,26 @@ export class JetStreamAcks {
   readonly #pending = new Map<string, PendingAck>();
   readonly #sweep: NodeJS.Timeout;
   #next = 0;
+  /** Why no publish can be acknowledged any more (closed, or the ack subscription was refused). */
+  #broken: unknown = undefined;
 
   constructor(nc: NatsConnection, timeoutMs: number) {
     this.#nc = nc;
     this.#timeoutMs = timeoutMs;
-    this.#prefix = `${createInbox()}.`;
-    this.#sub = nc.subscribe(`${this.#prefix}*`, { callback: (_err, msg) => this.#onAck(msg) });
-    this.#sweep = setInterval(() => this.#expire(Date.now()), Math.max(10, Math.min(1000, timeoutMs / 4)));
+    // Under the connection's own inbox prefix (`inboxPrefix` option; not on the interface, but on every
+    // nats.js connection), as its requests are: subscribe permissions are written for it.
+    const { options } = nc as NatsConnection & { options?: { inboxPrefix?: string } };
+    this.#prefix = `${createInbox(options?.inboxPrefix)}.`;
+    this.#sub = nc.subscribe(`${this.#prefix}*`, {
+      callback: (err, msg) => {
+        if (err === null) this.#onAck(msg);
+        else this.#refused(err);
+      },
+    });
+    this.#sweep = setInterval(
+      () => this.#expire(performance.now()),
+      Math.max(10, Math.min(1000, timeoutMs / 4)),
+    );
     this.#sweep.unref();
   }
 
@@ -75,11 +88,15 @@ export class JetStreamAcks {
   }
 
   /**
-   * Sends one message to JetStream; `done` is called once, when it is stored or has failed. A
-   * publish the client refuses synchronously (closed connection, bad subject, too large) calls `done`
-   * before returning.
+   * Sends one message to JetStream; `done` is called once, when it is stored or has failed, and never
+   * before `publish` returns (a caller may publish again from `done`: a synchronous failure, such as a
+   * closed connection, must not recurse through a backlog).
    */
   publish(subject: string, data: Uint8Array, msgId: string | undefined, done: AckCallback): void {
+    if (this.#broken !== undefined) {
+      fail(done, this.#broken);
+      return;
+    }
     const token = (this.#next++).toString(36);
     try {
       if (msgId === undefined) {
@@ -90,10 +107,10 @@ export class JetStreamAcks {
         this.#nc.publish(subject, data, { reply: this.#prefix + token, headers: h });
       }
     } catch (err) {
-      done(err);
+      fail(done, err);
       return;
     }
-    this.#pending.set(token, { subject, deadline: Date.now() + this.#timeoutMs, done });
+    this.#pending.set(token, { subject, deadline: performance.now() + this.#timeoutMs, done });
   }
 
   /**
@@ -110,10 +127,24 @@ export class JetStreamAcks {
     }
   }
 
-  /** Fails every pending publish with `error` and stops listening for acks. */
+  /** Fails every pending publish, and every later one, with `error`; stops listening for acks. */
   close(error: unknown): void {
+    this.#broken ??= error;
     clearInterval(this.#sweep);
     this.#sub.unsubscribe();
+    this.#failPending(error);
+  }
+
+  /**
+   * The server refused the ack subscription (permissions): no publish can be confirmed, so pending and
+   * later ones fail with that error (permanent: they are dropped and logged, not retried forever).
+   */
+  #refused(err: Error): void {
+    this.#broken ??= err;
+    this.#failPending(err);
+  }
+
+  #failPending(error: unknown): void {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const ack of pending) ack.done(error);
@@ -168,4 +199,9 @@ function ackError(msg: Msg, subject: string): JetStreamPublishError | undefined 
   } catch {
     return new JetStreamPublishError(500, `JetStream sent an unreadable ack for ${subject}`);
   }
+}
+
+/** Calls `done(error)` on a later microtask: never from inside the `publish` that failed. */
+function fail(done: AckCallback, error: unknown): void {
+  queueMicrotask(() => done(error));
 }

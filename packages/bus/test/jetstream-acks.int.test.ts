@@ -5,7 +5,10 @@ import { type NatsServerHandle, startNats } from "@market-scraper/testkit";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { type NatsConnection, connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createBusMetrics } from "../src/bus-metrics.js";
 import { NatsEventBus } from "../src/index.js";
+import { silentLogger } from "../src/logger.js";
+import { NatsPublisher } from "../src/nats-publisher.js";
 import { type AckCallback, JetStreamAcks, JetStreamPublishError } from "../src/jetstream-acks.js";
 import { trade } from "./contract-suite.js";
 
@@ -83,11 +86,51 @@ describe("JetStreamAcks", () => {
     acks.close(new Error("closed"));
   });
 
+  it("fails a publish after close at once", async () => {
+    const acks = new JetStreamAcks(nc, 60_000);
+    const reason = new Error("closed for good");
+    acks.close(reason);
+    expect(await publish(acks, "acks.late", "{}")).toBe(reason);
+    expect(acks.pending).toBe(0);
+  });
+
+  it("drops a backlog on a closed connection one by one, without recursing through it", async () => {
+    const closed = await connect({ servers: server.url, noAsyncTraces: true });
+    const metrics = createBusMetrics();
+    const publisher = new NatsPublisher(closed, {
+      mode: "jetstream",
+      queueSize: 20_000,
+      window: 256,
+      timeoutMs: 5000,
+      coreMsgId: false,
+      logger: silentLogger,
+      metrics,
+    });
+    // The owner of a shared connection closed it first; the publisher still thinks it is connected.
+    await closed.close();
+    const data = new TextEncoder().encode("{}");
+    for (let i = 0; i < 15_000; i++) {
+      await publisher.enqueue({
+        subject: "acks.backlog",
+        data,
+        msgId: `b-${i}`,
+        attempts: 0,
+        done: undefined,
+      });
+    }
+    await publisher.flush();
+    expect(metrics.dropped).toBe(15_000);
+  });
+
   it("fails pending publishes on close and a publish the client refuses at once", async () => {
     const silent = nc.subscribe("silent.y");
     const acks = new JetStreamAcks(nc, 60_000);
     const pending = publish(acks, "silent.y", "{}");
+    let calledBack = false;
+    acks.publish("bad subject", new TextEncoder().encode("{}"), undefined, () => (calledBack = true));
+    expect(calledBack).toBe(false); // never from inside publish
     expect(await publish(acks, "bad subject", "{}")).toBeInstanceOf(Error);
+    expect(calledBack).toBe(true);
     expect(acks.pending).toBe(1);
     const reason = new Error("closing");
     acks.close(reason);
@@ -108,7 +151,13 @@ describe("NatsEventBus publishes refused by permissions", () => {
         users = [
           { user: "limited", password: "limited-pw", permissions: {
               publish: { allow: ["system.>", "$JS.API.>", "_INBOX.>"] },
-              subscribe: { allow: ["_INBOX.>"] } } }
+              subscribe: { allow: ["_INBOX.>"] } } },
+          { user: "prefixed", password: "prefixed-pw", permissions: {
+              publish: { allow: ["system.>", "$JS.API.>"] },
+              subscribe: { allow: ["_INBOX_app.>"] } } },
+          { user: "deaf", password: "deaf-pw", permissions: {
+              publish: { allow: ["system.>"] },
+              subscribe: { deny: [">"] } } }
         ]
       }\n`,
     );
@@ -117,6 +166,36 @@ describe("NatsEventBus publishes refused by permissions", () => {
 
   afterAll(async () => {
     await authServer?.stop();
+  });
+
+  it("takes acks under the connection's inbox prefix, and drops publishes when it may not subscribe to any", async () => {
+    const prefixed = await NatsEventBus.connect({
+      servers: authServer.url,
+      connectionOptions: { user: "prefixed", pass: "prefixed-pw", inboxPrefix: "_INBOX_app" },
+    });
+    await prefixed.publishRaw("system.custom.test", new TextEncoder().encode("{}"));
+    await prefixed.flush();
+    expect(prefixed.metrics().dropped).toBe(0);
+    await prefixed.close();
+
+    const deaf = await NatsEventBus.connect({
+      servers: authServer.url,
+      connectionOptions: { user: "deaf", pass: "deaf-pw" },
+      ensureStreams: false,
+      publishTimeoutMs: 120_000,
+    });
+    const data = new TextEncoder().encode("{}");
+    await deaf.publishRaw("system.custom.one", data);
+    await deaf.flush(); // the refusal, not the 120 s ack timeout
+    await deaf.publishRaw("system.custom.two", data);
+    await deaf.flush();
+    expect(deaf.metrics().dropped).toBe(2);
+    // The connection itself is still alive: a plain request is answered.
+    const conn = deaf.connection;
+    const echo = conn.subscribe("_INBOX_none.echo", { callback: () => undefined });
+    echo.unsubscribe();
+    expect(conn.isClosed()).toBe(false);
+    await deaf.close();
   });
 
   it("drops a refused publish at once (not at its ack timeout) and goes on publishing what is allowed", async () => {
