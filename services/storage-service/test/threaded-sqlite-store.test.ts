@@ -98,6 +98,19 @@ describe("ThreadedSqliteStore", () => {
     }
   });
 
+  it("migrates a new thread again: in memory the data is gone after a crash, the schema is not", async () => {
+    const store = new ThreadedSqliteStore({ path: ":memory:" });
+    try {
+      await store.migrate();
+      expect(await store.insert([rowOf()])).toBe(1);
+      await store.crashForTest();
+      expect(await store.insert([rowOf()])).toBe(1);
+      expect((await store.stats()).total_events).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("refuses calls once closed", async () => {
     const store = new ThreadedSqliteStore({ path: ":memory:" });
     await store.close();

@@ -50,6 +50,13 @@ function startWorker(workerData: SqliteStoreOptions): Worker {
   return new Worker(bootstrap, { eval: true, workerData, resourceLimits });
 }
 
+/** One worker thread and the calls it owes answers for. */
+interface Thread {
+  readonly worker: Worker;
+  readonly pending: Map<number, Pending>;
+  dead: boolean;
+}
+
 /**
  * A `SqliteStore` on a worker thread: better-sqlite3 is synchronous, so on the service's own thread
  * every write stalled receiving, decoding and acking (storage-ingest: end to end 0.29 × the slower raw
@@ -57,17 +64,18 @@ function startWorker(workerData: SqliteStoreOptions): Worker {
  * order, one at a time, with the same results and `StoreError`s as `SqliteStore` (one contract suite).
  *
  * The database is opened once on the calling thread first, so a path that cannot be opened fails the
- * constructor as `SqliteStore`'s does. If the thread dies (it should not), pending calls fail as
- * `UNAVAILABLE` and the next call starts a new one: a file database is intact (WAL, synchronous FULL);
- * an in-memory one starts empty.
+ * constructor as `SqliteStore`'s does. If the thread dies (it should not), the calls it owed fail as
+ * `UNAVAILABLE` and the next call starts a new thread, migrated again first when the store had been: a
+ * file database is intact (WAL, synchronous FULL); an in-memory one starts empty. The thread keeps
+ * the process alive only while it owes answers.
  */
 export class ThreadedSqliteStore implements Store {
   readonly kind = "sqlite" as const;
   readonly #options: SqliteStoreOptions;
-  readonly #pending = new Map<number, Pending>();
-  #worker: Worker | null = null;
+  #thread: Thread | null = null;
   #nextId = 0;
   #closed = false;
+  #migrated = false;
 
   constructor(options: SqliteStoreOptions) {
     this.#options = options;
@@ -75,56 +83,72 @@ export class ThreadedSqliteStore implements Store {
       mkdirSync(dirname(options.path), { recursive: true });
       new Database(options.path).close();
     }
-    this.#worker = this.#spawn();
+    this.#thread = this.#spawn();
   }
 
-  #spawn(): Worker {
-    const worker = startWorker(this.#options);
-    worker.unref(); // referenced only while calls are pending (see #call)
-    worker.on("message", (response: SqliteResponse) => this.#settle(response));
+  #spawn(): Thread {
+    const thread: Thread = { worker: startWorker(this.#options), pending: new Map(), dead: false };
+    const { worker } = thread;
+    worker.unref(); // referenced only while it owes answers (see #call)
+    worker.on("message", (response: SqliteResponse) => this.#settle(thread, response));
     const died = (reason: string) => {
-      if (this.#worker === worker) this.#worker = null;
-      this.#failAll(new StoreError("UNAVAILABLE", `SQLite thread ${reason}`));
+      // `error` (an uncaught exception) is followed by `exit`: only the first counts.
+      if (thread.dead) return;
+      thread.dead = true;
+      if (this.#thread === thread) this.#thread = null;
+      worker.unref();
+      const owed = [...thread.pending.values()];
+      thread.pending.clear();
+      const error = new StoreError("UNAVAILABLE", `SQLite thread ${reason}`);
+      for (const p of owed) p.reject(error);
     };
     worker.on("error", (err) => died(`failed: ${err.message}`));
     worker.on("exit", (code) => died(`exited (code ${code})`));
-    return worker;
+    return thread;
   }
 
-  #settle(response: SqliteResponse): void {
-    const pending = this.#pending.get(response.id);
+  #settle(thread: Thread, response: SqliteResponse): void {
+    const pending = thread.pending.get(response.id);
     if (pending === undefined) return;
-    this.#pending.delete(response.id);
-    if (this.#pending.size === 0) this.#worker?.unref();
+    thread.pending.delete(response.id);
+    if (thread.pending.size === 0) thread.worker.unref();
     if (response.ok) pending.resolve(response.value);
     else pending.reject(deserializeError(response.error));
   }
 
-  #failAll(error: StoreError): void {
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const p of pending) p.reject(error);
+  /** The live thread; a new one (migrated first, if the store was) after a death. */
+  #live(): Thread {
+    if (this.#thread !== null) return this.#thread;
+    const thread = (this.#thread = this.#spawn());
+    // Served before the call that needs the thread: requests are answered in order.
+    if (this.#migrated) this.#post(thread, "migrate", []).catch(() => undefined);
+    return thread;
   }
 
   #call<T>(method: StoreMethod, ...args: unknown[]): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreError("UNAVAILABLE", "the store is closed"));
-    const worker = (this.#worker ??= this.#spawn());
+    return this.#post(this.#live(), method, args) as Promise<T>;
+  }
+
+  #post(thread: Thread, method: StoreMethod, args: readonly unknown[]): Promise<unknown> {
     const id = this.#nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      if (this.#pending.size === 1) worker.ref(); // keep the process alive for the answer
+    return new Promise<unknown>((resolve, reject) => {
+      thread.pending.set(id, { resolve, reject });
+      if (thread.pending.size === 1) thread.worker.ref(); // keep the process alive for the answer
       const request: SqliteRequest = { id, method, args };
       try {
-        worker.postMessage(request);
+        thread.worker.postMessage(request);
       } catch (err) {
-        this.#pending.delete(id);
+        thread.pending.delete(id);
+        if (thread.pending.size === 0) thread.worker.unref();
         reject(new StoreError("INTERNAL", `could not hand the call to the SQLite thread: ${String(err)}`));
       }
     });
   }
 
-  migrate(): Promise<void> {
-    return this.#call("migrate");
+  async migrate(): Promise<void> {
+    await this.#call("migrate");
+    this.#migrated = true;
   }
 
   insert(rows: readonly EventRow[]): Promise<number> {
@@ -163,12 +187,12 @@ export class ThreadedSqliteStore implements Store {
   /** Closes the database on its thread, then ends the thread. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    const worker = this.#worker;
-    if (worker !== null) {
-      const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+    const thread = this.#thread;
+    if (thread !== null) {
+      const exited = new Promise<void>((resolve) => thread.worker.once("exit", () => resolve()));
       await this.#call("close").catch(() => undefined);
       this.#closed = true;
-      await worker.terminate();
+      await thread.worker.terminate();
       await exited;
     }
     this.#closed = true;
@@ -176,6 +200,6 @@ export class ThreadedSqliteStore implements Store {
 
   /** Tests: ends the thread abruptly, as a crash would. */
   async crashForTest(): Promise<void> {
-    await this.#worker?.terminate();
+    await this.#thread?.worker.terminate();
   }
 }
