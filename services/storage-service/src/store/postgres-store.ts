@@ -184,6 +184,10 @@ export class PostgresStore implements Store {
 
   async migrate(): Promise<void> {
     await this.#transaction(async (client) => {
+      // A migration may rewrite the table (version 2 does): minutes on a large database, far past the
+      // statement timeout, which would roll it back and retry it forever. Replicas waiting for the lock
+      // wait as long.
+      await client.query("SET LOCAL statement_timeout = 0");
       await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [MIGRATION_LOCK]);
       await client.query(`CREATE TABLE IF NOT EXISTS storage_migrations (
         version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
