@@ -111,9 +111,12 @@ describe("ThreadedSqliteStore", () => {
     }
   });
 
-  it("refuses calls once closed", async () => {
+  it("refuses calls once closed, and from the moment close() is called", async () => {
     const store = new ThreadedSqliteStore({ path: ":memory:" });
-    await store.close();
+    await store.migrate();
+    const closing = store.close();
+    await expect(store.insert([rowOf()])).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    await closing;
     await store.close();
     await expect(store.ping()).rejects.toMatchObject({ code: "UNAVAILABLE" });
   });

@@ -184,18 +184,16 @@ export class ThreadedSqliteStore implements Store {
     return this.#call("ping");
   }
 
-  /** Closes the database on its thread, then ends the thread. */
+  /** Closes the database on its thread, then ends the thread. Calls made meanwhile are refused. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    const thread = this.#thread;
-    if (thread !== null) {
-      const exited = new Promise<void>((resolve) => thread.worker.once("exit", () => resolve()));
-      await this.#call("close").catch(() => undefined);
-      this.#closed = true;
-      await thread.worker.terminate();
-      await exited;
-    }
     this.#closed = true;
+    const thread = this.#thread;
+    if (thread === null || thread.dead) return;
+    const exited = new Promise<void>((resolve) => thread.worker.once("exit", () => resolve()));
+    await this.#post(thread, "close", []).catch(() => undefined);
+    await thread.worker.terminate();
+    await exited;
   }
 
   /** Tests: ends the thread abruptly, as a crash would. */
