@@ -82,6 +82,19 @@ export class JetStreamAcks {
     this.#sweep.unref();
   }
 
+  /** Why publishes cannot be acknowledged, when they cannot (the ack subscription was refused, or closed). */
+  get broken(): unknown {
+    return this.#broken;
+  }
+
+  /**
+   * The server refused the ack subscription in a way nats.js reports only on the connection's status
+   * (e.g. `maximum subscriptions exceeded`; a permissions refusal comes to the subscription itself).
+   */
+  subscriptionRefused(err: Error): void {
+    this.#refused(err);
+  }
+
   /** Publishes awaiting acks. */
   get pending(): number {
     return this.#pending.size;

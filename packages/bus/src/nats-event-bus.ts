@@ -118,6 +118,8 @@ export class NatsEventBus implements EventBus {
   #publisher: NatsPublisher | null = null;
   #connected = false;
   #closed = false;
+  /** True while the ack subscription's ping is in flight at start (see #confirmAckSubscription). */
+  #confirmingAcks = false;
   #lastDropLog = 0;
 
   constructor(options: NatsEventBusOptions = {}) {
@@ -171,7 +173,37 @@ export class NatsEventBus implements EventBus {
       metrics: this.#metrics,
     });
     void this.#watchStatus(nc);
+    if ((o.publishMode ?? "jetstream") === "jetstream") await this.#confirmAckSubscription(nc);
     if (o.ensureStreams ?? true) await this.#ensureStreams();
+  }
+
+  /**
+   * A refusal of the ack subscription arrives before the answer to a ping sent after it; a permissions
+   * refusal comes to the subscription, any other (`maximum subscriptions exceeded`) only to the status
+   * stream, which cannot name the subscription: so it counts only until this ping is answered (and the
+   * status stream has caught up). A bus that could never confirm a publish does not start.
+   */
+  async #confirmAckSubscription(nc: NatsConnection): Promise<void> {
+    this.#confirmingAcks = true;
+    try {
+      await nc.flush();
+      // The status stream delivers through promise jobs of its own: let them all run.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      this.#confirmingAcks = false;
+    }
+    const broken = this.#publisher?.acksBroken;
+    if (broken !== undefined) {
+      await this.#publisher?.close(0);
+      if (this.#options.connection === undefined) await nc.close();
+      throw new BusError(
+        "PUBLISH_FAILED",
+        `the server refused the JetStream ack subscription: ${errorMessage(broken)}`,
+        {
+          cause: broken,
+        },
+      );
+    }
   }
 
   async #manager(): Promise<JetStreamManager> {
@@ -204,6 +236,9 @@ export class NatsEventBus implements EventBus {
           break;
         case "error":
           this.#logger.error({ err: status.error }, "NATS connection error");
+          if (this.#confirmingAcks && /maximum subscriptions/i.test(errorMessage(status.error))) {
+            this.#publisher?.acksRefused(status.error);
+          }
           if (status.error instanceof PermissionViolationError && status.error.operation === "publish") {
             this.#publisher?.refusePublish(status.error.subject, status.error);
           }

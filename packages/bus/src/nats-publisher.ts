@@ -66,6 +66,8 @@ export class NatsPublisher {
   #flushWaiters: (() => void)[] = [];
   #pumpScheduled = false;
   #lastFailureLog = 0;
+  #lastDropLog = 0;
+  #droppedSinceLog = 0;
   #closed = false;
   readonly #acks: JetStreamAcks | null;
 
@@ -168,6 +170,16 @@ export class NatsPublisher {
     });
   }
 
+  /** Why JetStream publishes cannot be acknowledged, if they cannot; `undefined` when they can. */
+  get acksBroken(): unknown {
+    return this.#acks?.broken;
+  }
+
+  /** The server refused the ack subscription (reported on the connection status): see JetStreamAcks. */
+  acksRefused(err: Error): void {
+    this.#acks?.subscriptionRefused(err);
+  }
+
   /** The server refused a publish to `subject` (permissions): fail it now rather than at its timeout. */
   refusePublish(subject: string, error: unknown): void {
     this.#acks?.refusePublish(subject, error);
@@ -182,10 +194,17 @@ export class NatsPublisher {
     item.attempts++;
     if (isPermanent(err)) {
       this.options.metrics.dropped++;
-      this.options.logger.error(
-        { err, subject: item.subject, attempts: item.attempts },
-        "publish failed permanently",
-      );
+      // One line per 5 s at most (with how many since): a broken permission must not flood the log.
+      this.#droppedSinceLog++;
+      const now = Date.now();
+      if (now - this.#lastDropLog > 5000) {
+        this.options.logger.error(
+          { err, subject: item.subject, attempts: item.attempts, dropped: this.#droppedSinceLog },
+          "publish failed permanently",
+        );
+        this.#lastDropLog = now;
+        this.#droppedSinceLog = 0;
+      }
       item.done?.(
         new BusError("PUBLISH_FAILED", `publish to ${item.subject} failed: ${errorMessage(err)}`, {
           cause: err,

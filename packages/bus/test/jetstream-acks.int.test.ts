@@ -168,7 +168,7 @@ describe("NatsEventBus publishes refused by permissions", () => {
     await authServer?.stop();
   });
 
-  it("takes acks under the connection's inbox prefix, and drops publishes when it may not subscribe to any", async () => {
+  it("takes acks under the connection's inbox prefix, and does not start when it may not subscribe to any", async () => {
     const prefixed = await NatsEventBus.connect({
       servers: authServer.url,
       connectionOptions: { user: "prefixed", pass: "prefixed-pw", inboxPrefix: "_INBOX_app" },
@@ -178,24 +178,14 @@ describe("NatsEventBus publishes refused by permissions", () => {
     expect(prefixed.metrics().dropped).toBe(0);
     await prefixed.close();
 
-    const deaf = await NatsEventBus.connect({
+    // A bus that may not subscribe to its ack inbox could never confirm a publish: it does not start.
+    const deaf: unknown = await NatsEventBus.connect({
       servers: authServer.url,
       connectionOptions: { user: "deaf", pass: "deaf-pw" },
       ensureStreams: false,
-      publishTimeoutMs: 120_000,
-    });
-    const data = new TextEncoder().encode("{}");
-    await deaf.publishRaw("system.custom.one", data);
-    await deaf.flush(); // the refusal, not the 120 s ack timeout
-    await deaf.publishRaw("system.custom.two", data);
-    await deaf.flush();
-    expect(deaf.metrics().dropped).toBe(2);
-    // The connection itself is still alive: a plain request is answered.
-    const conn = deaf.connection;
-    const echo = conn.subscribe("_INBOX_none.echo", { callback: () => undefined });
-    echo.unsubscribe();
-    expect(conn.isClosed()).toBe(false);
-    await deaf.close();
+    }).catch((e: unknown) => e);
+    expect(deaf).toBeInstanceOf(Error);
+    expect((deaf as Error).message).toMatch(/ack subscription.*permission/i);
   });
 
   it("drops a refused publish at once (not at its ack timeout) and goes on publishing what is allowed", async () => {
@@ -215,5 +205,31 @@ describe("NatsEventBus publishes refused by permissions", () => {
     await bus.flush();
     expect(bus.metrics().dropped).toBe(1);
     await bus.close();
+  });
+});
+
+describe("NatsEventBus whose ack subscription the server refuses", () => {
+  let limited: NatsServerHandle;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), "acks-maxsubs-"));
+    const config = join(dir, "nats.conf");
+    writeFileSync(config, "max_subscriptions: 1\n");
+    limited = await startNats({ jetstream: true, isolated: true, args: ["-c", config] });
+  });
+
+  afterAll(async () => {
+    await limited?.stop();
+  });
+
+  it("does not start (maximum subscriptions exceeded) rather than time out every publish", async () => {
+    const conn = await connect({ servers: limited.url, noAsyncTraces: true });
+    conn.subscribe("taken.the.only.one");
+    const error: unknown = await NatsEventBus.connect({ connection: conn, ensureStreams: false }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/ack subscription.*maximum subscriptions/i);
+    await conn.close();
   });
 });
