@@ -12,9 +12,9 @@ import type { StorageMetrics } from "../metrics.js";
 import { type EventRow, eventRow } from "../store/event-row.js";
 import type { Store } from "../store/store.js";
 import { insertIsolating } from "../store/insert-isolating.js";
-import { StoreError, errorMessage } from "../store/store-error.js";
-import { DATABASE_HEALTH_CHECK } from "./ingest-worker.js";
-import { Signal, sleep } from "./signal.js";
+import { errorMessage } from "../store/store-error.js";
+import { DATABASE_HEALTH_CHECK, insertWithRetry } from "./insert-retry.js";
+import { Signal } from "./signal.js";
 
 export interface BusIngestOptions {
   /** Subject patterns stored (`STORAGE_SUBJECTS`: `market.>`, `processed.>`, `system.>`). */
@@ -167,25 +167,15 @@ export class BusIngest {
   }
 
   /** Inserts the rows, retrying while the database is unavailable. */
-  async #storeWithRetry(rows: EventRow[]): Promise<{ inserted: number; rejected: number }> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const result = await this.#insertIsolating(rows);
-        if (attempt > 0) this.#log.info({ attempts: attempt + 1 }, "database writes recovered");
-        this.#deps.health?.setCheck(DATABASE_HEALTH_CHECK, true);
-        return result;
-      } catch (err) {
-        const code = err instanceof StoreError ? err.code : "INTERNAL";
-        this.#deps.metrics.insertFailures.inc({ code });
-        this.#deps.health?.setCheck(DATABASE_HEALTH_CHECK, false, errorMessage(err));
-        const delay = Math.min(this.#o.maxBackoffMs, 100 * 2 ** Math.min(attempt + 1, 10));
-        this.#log.warn(
-          { err: errorMessage(err), attempt: attempt + 1, retryInMs: delay, rows: rows.length },
-          "batch insert failed; retrying",
-        );
-        await sleep(delay * (0.75 + Math.random() * 0.5));
-      }
-    }
+  #storeWithRetry(rows: EventRow[]): Promise<{ inserted: number; rejected: number }> {
+    return insertWithRetry({
+      insert: () => this.#insertIsolating(rows),
+      metrics: this.#deps.metrics,
+      health: this.#deps.health,
+      log: this.#log,
+      maxBackoffMs: this.#o.maxBackoffMs,
+      logContext: { rows: rows.length },
+    });
   }
 
   async #insertIsolating(rows: EventRow[]): Promise<{ inserted: number; rejected: number }> {

@@ -24,8 +24,9 @@ import type { StorageMetrics } from "../metrics.js";
 import type { EventRow } from "../store/event-row.js";
 import type { Store } from "../store/store.js";
 import { insertIsolating } from "../store/insert-isolating.js";
-import { StoreError, errorMessage } from "../store/store-error.js";
+import { errorMessage } from "../store/store-error.js";
 import { decodeMessage } from "./decode.js";
+import { DATABASE_HEALTH_CHECK, insertWithRetry } from "./insert-retry.js";
 import { Signal, sleep } from "./signal.js";
 
 /** A durable consumer exists with another filter: delete it or use another `STORAGE_DURABLE`. */
@@ -40,7 +41,7 @@ export class IngestError extends Error {
 }
 
 /** Health check the ingest keeps: false while the database fails (we stop pulling and retry). */
-export const DATABASE_HEALTH_CHECK = "database";
+export { DATABASE_HEALTH_CHECK };
 
 const STREAM_OF_STAGE: Readonly<Record<Stage, string>> = {
   market: "MARKET",
@@ -335,41 +336,30 @@ export class IngestWorker {
   async #storeWithRetry(
     entries: { msg: JsMsg; row: EventRow }[],
   ): Promise<{ acked: JsMsg[]; inserted: number } | null> {
-    let attempt = 0;
     let lastWorking = performance.now();
-    for (;;) {
-      try {
-        const result = await this.#insertIsolating(entries);
-        if (attempt > 0) this.#log.info({ attempts: attempt + 1 }, "database writes recovered");
-        this.#deps.health?.setCheck(DATABASE_HEALTH_CHECK, true);
-        return result;
-      } catch (err) {
-        const code = err instanceof StoreError ? err.code : "INTERNAL";
-        this.#deps.metrics.insertFailures.inc({ code });
-        this.#deps.health?.setCheck(DATABASE_HEALTH_CHECK, false, errorMessage(err));
-        if (this.#stopping) {
-          this.#log.error(
-            { err, messages: entries.length },
-            "database failing at shutdown; handing messages back",
-          );
-          for (const { msg } of entries) msg.nak();
-          return null;
-        }
-        attempt++;
-        const delay = Math.min(this.#o.maxBackoffMs, 100 * 2 ** Math.min(attempt, 10));
-        this.#log.warn(
-          { err: errorMessage(err), attempt, retryInMs: delay },
-          "batch insert failed; retrying",
+    return insertWithRetry({
+      insert: () => this.#insertIsolating(entries),
+      metrics: this.#deps.metrics,
+      health: this.#deps.health,
+      log: this.#log,
+      maxBackoffMs: this.#o.maxBackoffMs,
+      shouldRetry: (err) => {
+        if (!this.#stopping) return true;
+        this.#log.error(
+          { err, messages: entries.length },
+          "database failing at shutdown; handing messages back",
         );
-        // Keep the server from redelivering what we still hold while the database is down.
-        if (performance.now() - lastWorking > this.#o.ackWaitMs / 3) {
-          for (const { msg } of entries) msg.working();
-          for (const { msg } of this.#buffer) msg.working();
-          lastWorking = performance.now();
-        }
-        await sleep(delay * (0.75 + Math.random() * 0.5));
-      }
-    }
+        for (const { msg } of entries) msg.nak();
+        return false;
+      },
+      // Keep the server from redelivering what we still hold while the database is down.
+      beforeWait: () => {
+        if (performance.now() - lastWorking <= this.#o.ackWaitMs / 3) return;
+        for (const { msg } of entries) msg.working();
+        for (const { msg } of this.#buffer) msg.working();
+        lastWorking = performance.now();
+      },
+    });
   }
 
   async #insertIsolating(
