@@ -4,7 +4,7 @@
  * same events with the plain client and their handlers only count (order gives the index; one message
  * in 1024 is compared with what was sent, to prove the order assumption).
  */
-import { MemoryEventBus, NatsEventBus, RedisEventBus } from "@market-scraper/bus";
+import { type EventBus, MemoryEventBus, NatsEventBus, RedisEventBus } from "@market-scraper/bus";
 import { type EventFilter, type StandardEvent, decodeEvent, encodeEvent } from "@market-scraper/events";
 import {
   AckPolicy,
@@ -87,6 +87,35 @@ function publishSide(mode: AwaitMode): PublishSide {
       const batch = pending;
       pending = [];
       await Promise.all(batch);
+    },
+  };
+}
+
+/**
+ * What every bus case does once its buses are up: `sub` is subscribed; each send creates a trade and
+ * publishes it on `pub` (awaited as `mode` says); lost = dropped or malformed on either side.
+ */
+function busTarget(
+  pub: EventBus,
+  sub: EventBus,
+  rec: Recorder,
+  mode: AwaitMode,
+  cleanup?: () => Promise<void>,
+): Target {
+  const side = publishSide(mode);
+  return {
+    send(i) {
+      const event = makeTrade(i);
+      rec.mark(i);
+      return side.send(() => pub.publish(event));
+    },
+    ...(side.endBatch ? { endBatch: side.endBatch } : {}),
+    flush: () => pub.flush(),
+    lost: () => pub.metrics().dropped + sub.metrics().dropped + sub.metrics().malformed,
+    teardown: async () => {
+      await pub.close();
+      await sub.close();
+      await cleanup?.();
     },
   };
 }
@@ -261,21 +290,7 @@ function busNatsCore(mode: AwaitMode): CaseSpec {
         NatsEventBus.connect({ servers: ctx.natsUrl }),
       ]);
       await sub.subscribe(FILTER, (e) => rec.arrive(indexOf(e)));
-      const side = publishSide(mode);
-      return {
-        send(i) {
-          const event = makeTrade(i);
-          rec.mark(i);
-          return side.send(() => pub.publish(event));
-        },
-        ...(side.endBatch ? { endBatch: side.endBatch } : {}),
-        flush: () => pub.flush(),
-        lost: () => pub.metrics().dropped + sub.metrics().dropped + sub.metrics().malformed,
-        teardown: async () => {
-          await pub.close();
-          await sub.close();
-        },
-      };
+      return busTarget(pub, sub, rec, mode);
     },
   };
 }
@@ -433,20 +448,9 @@ const busJetStream: CaseSpec = {
     ]);
     const durable = `bench_bus_${rep}`;
     await sub.subscribe(FILTER, (e) => rec.arrive(indexOf(e)), { durable });
-    return {
-      send(i) {
-        const event = makeTrade(i);
-        rec.mark(i);
-        return pub.publish(event);
-      },
-      flush: () => pub.flush(),
-      lost: () => pub.metrics().dropped + sub.metrics().dropped + sub.metrics().malformed,
-      teardown: async () => {
-        await pub.close();
-        await sub.close();
-        await ctx.jsm.consumers.delete(JS_STREAM, durable).catch(() => undefined);
-      },
-    };
+    return busTarget(pub, sub, rec, "each", async () => {
+      await ctx.jsm.consumers.delete(JS_STREAM, durable).catch(() => undefined);
+    });
   },
 };
 
@@ -526,21 +530,7 @@ function busRedis(mode: AwaitMode): CaseSpec {
       const pub = new RedisEventBus({ url: ctx.redisUrl, channel: REDIS_BUS_CHANNEL });
       const sub = new RedisEventBus({ url: ctx.redisUrl, channel: REDIS_BUS_CHANNEL });
       await sub.subscribe(FILTER, (e) => rec.arrive(indexOf(e)));
-      const side = publishSide(mode);
-      return {
-        send(i) {
-          const event = makeTrade(i);
-          rec.mark(i);
-          return side.send(() => pub.publish(event));
-        },
-        ...(side.endBatch ? { endBatch: side.endBatch } : {}),
-        flush: () => pub.flush(),
-        lost: () => pub.metrics().dropped + sub.metrics().dropped + sub.metrics().malformed,
-        teardown: async () => {
-          await pub.close();
-          await sub.close();
-        },
-      };
+      return busTarget(pub, sub, rec, mode);
     },
   };
 }
