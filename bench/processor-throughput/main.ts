@@ -66,6 +66,30 @@ async function publishAll(bus: NatsEventBus): Promise<void> {
 
 type Shape = "live" | "backlog";
 
+/**
+ * Starts the reader and publishes the trades in the order `shape` says (live: reader first; backlog:
+ * every trade stored first). Returns when the clock starts (live: before publishing; backlog: before
+ * the reader starts) and, for a backlog, the publish rate.
+ */
+async function arrange(
+  shape: Shape,
+  producer: NatsEventBus,
+  startReader: () => Promise<unknown>,
+): Promise<{ t0: number; publishRate: number }> {
+  if (shape === "live") {
+    await startReader();
+    const t0 = performance.now();
+    await publishAll(producer);
+    return { t0, publishRate: NaN };
+  }
+  const p0 = performance.now();
+  await publishAll(producer);
+  const t0 = performance.now();
+  const publishRate = N / ((t0 - p0) / 1000);
+  await startReader();
+  return { t0, publishRate };
+}
+
 /** Bare bus: a durable subscription that only counts. Returns trades/s. */
 async function bare(shape: Shape): Promise<number> {
   const nats = await startNats({ isolated: true });
@@ -81,16 +105,7 @@ async function bare(shape: Shape): Promise<number> {
         },
         { durable: "bench" },
       );
-    let t0: number;
-    if (shape === "live") {
-      await subscribe();
-      t0 = performance.now();
-      await publishAll(producer);
-    } else {
-      await publishAll(producer);
-      t0 = performance.now();
-      await subscribe();
-    }
+    const { t0 } = await arrange(shape, producer, subscribe);
     await until(() => count >= N, "bare bus delivery");
     return N / ((performance.now() - t0) / 1000);
   } finally {
@@ -118,16 +133,7 @@ async function rawOrdered(shape: Shape): Promise<number> {
         await messages.close();
       })();
     };
-    let t0: number;
-    if (shape === "live") {
-      await subscribe();
-      t0 = performance.now();
-      await publishAll(producer);
-    } else {
-      await publishAll(producer);
-      t0 = performance.now();
-      await subscribe();
-    }
+    const { t0 } = await arrange(shape, producer, subscribe);
     await until(() => count >= N, "ordered consumer delivery");
     const rate = N / ((performance.now() - t0) / 1000);
     await done;
@@ -152,19 +158,7 @@ async function pipeline(shape: Shape): Promise<{ rate: number; candles: number; 
     logger: createLogger({ service: "processor-service", level: "silent" }),
   });
   try {
-    let t0: number;
-    let publishRate = NaN;
-    if (shape === "live") {
-      await service.start();
-      t0 = performance.now();
-      await publishAll(producer);
-    } else {
-      const p0 = performance.now();
-      await publishAll(producer);
-      publishRate = N / ((performance.now() - p0) / 1000);
-      t0 = performance.now();
-      await service.start();
-    }
+    const { t0, publishRate } = await arrange(shape, producer, () => service.start());
     await until(() => (service.consumerStats()?.processed ?? 0) >= N, "pipeline consumption");
     await bus.flush(); // every processed trade and candle stored
     const rate = N / ((performance.now() - t0) / 1000);
