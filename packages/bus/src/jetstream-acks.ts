@@ -72,7 +72,7 @@ export class JetStreamAcks {
     this.#sub = nc.subscribe(`${this.#prefix}*`, {
       callback: (err, msg) => {
         if (err === null) this.#onAck(msg);
-        else this.#refused(err);
+        else this.refuse(err);
       },
     });
     this.#sweep = setInterval(
@@ -85,14 +85,6 @@ export class JetStreamAcks {
   /** Why publishes cannot be acknowledged, when they cannot (the ack subscription was refused, or closed). */
   get broken(): unknown {
     return this.#broken;
-  }
-
-  /**
-   * The server refused the ack subscription in a way nats.js reports only on the connection's status
-   * (e.g. `maximum subscriptions exceeded`; a permissions refusal comes to the subscription itself).
-   */
-  subscriptionRefused(err: Error): void {
-    this.#refused(err);
   }
 
   /** Publishes awaiting acks. */
@@ -149,10 +141,12 @@ export class JetStreamAcks {
   }
 
   /**
-   * The server refused the ack subscription (permissions): no publish can be confirmed, so pending and
-   * later ones fail with that error (permanent: they are dropped and logged, not retried forever).
+   * The server refused the ack subscription: no publish can be confirmed, so pending and later ones
+   * fail with that error (permanent: they are dropped and logged, not retried forever). A permissions
+   * refusal comes to the subscription itself; others (`maximum subscriptions exceeded`) only to the
+   * connection's status, from where the bus reports them.
    */
-  #refused(err: Error): void {
+  refuse(err: Error): void {
     this.#broken ??= err;
     this.#failPending(err);
   }

@@ -177,7 +177,7 @@ export class NatsPublisher {
 
   /** The server refused the ack subscription (reported on the connection status): see JetStreamAcks. */
   acksRefused(err: Error): void {
-    this.#acks?.subscriptionRefused(err);
+    this.#acks?.refuse(err);
   }
 
   /** The server refused a publish to `subject` (permissions): fail it now rather than at its timeout. */
