@@ -140,7 +140,8 @@ describe("storage-service crash safety (dist/main.js)", () => {
     );
   }
 
-  it("kill -9 mid-stream, restart: the table holds exactly the N events", async () => {
+  /** Starts the service and N trades publishing; resolves once ingest has stored some of them. */
+  async function ingestUnderWay() {
     await service.start();
     const trades = makeTrades(N, { startMs: Date.parse("2024-03-01T00:00:00Z"), stepMs: 30_000 });
     const publishing = publishAll(jetstream(nc), trades);
@@ -149,6 +150,11 @@ describe("storage-service crash safety (dist/main.js)", () => {
       intervalMs: 10,
       message: "ingest under way",
     });
+    return { trades, publishing };
+  }
+
+  it("kill -9 mid-stream, restart: the table holds exactly the N events", async () => {
+    const { trades, publishing } = await ingestUnderWay();
     await service.kill("SIGKILL");
     const atKill = await count();
     expect(atKill).toBeLessThan(N); // mid-stream
@@ -158,14 +164,7 @@ describe("storage-service crash safety (dist/main.js)", () => {
   });
 
   it("NATS server restarted mid-stream: the table holds exactly the N events", async () => {
-    await service.start();
-    const trades = makeTrades(N, { startMs: Date.parse("2024-03-01T00:00:00Z"), stepMs: 30_000 });
-    const publishing = publishAll(jetstream(nc), trades);
-    await waitFor(async () => (await count()) >= 1_000, {
-      timeoutMs: 30_000,
-      intervalMs: 10,
-      message: "ingest under way",
-    });
+    const { trades, publishing } = await ingestUnderWay();
     await nats.restart();
     expect(await count()).toBeLessThan(N); // mid-stream
     await publishing;
