@@ -1,6 +1,8 @@
 import {
   EventType,
+  type MarketDataType,
   type OhlcvEvent,
+  type StandardEvent,
   type OrderBookEvent,
   type TickerEvent,
   type TradeEvent,
@@ -118,6 +120,32 @@ const LIVE_TRADE = new RegExp(
     String.raw`(?:,"users":\[(?:${PLAIN_STRING}(?:,${PLAIN_STRING})*)?\])?\}([,\]])`,
   "y",
 );
+
+/**
+ * A market-data event as the connector makes it: priority 5, not processed, no parent. Every event has
+ * this one object shape (the fields in this order), which keeps V8's property access monomorphic.
+ */
+function marketEvent<T extends MarketDataType>(
+  event_type: T,
+  event_id: string,
+  timestamp: string,
+  source: string,
+  payload: StandardEvent<T>["payload"],
+  correlation_id: string | null = null,
+): StandardEvent<T> {
+  return {
+    event_id,
+    event_type,
+    timestamp,
+    source,
+    payload,
+    correlation_id,
+    parent_event_id: null,
+    priority: 5,
+    processed_at: null,
+    processing_time_ms: null,
+  } as StandardEvent<T>;
+}
 
 /** A JSON string holding a finite number, as Hyperliquid sends prices and sizes. */
 function num(value: unknown): number {
@@ -422,27 +450,25 @@ export class HyperliquidParser {
       const timestamp = this.#isoOf(time);
       const eventId = this.#tradeId(market, time, tid);
       correlationId ??= eventId;
-      events.push({
-        event_id: eventId,
-        event_type: EventType.TRADE,
-        timestamp,
-        source: this.source,
-        payload: {
-          symbol: market.symbol,
-          raw_symbol: market.coin,
-          price: batch.prices[i]!,
-          volume: batch.volumes[i]!,
+      events.push(
+        marketEvent(
+          EventType.TRADE,
+          eventId,
           timestamp,
-          side: batch.sides[i]!,
-          trade_id: batch.tradeIds[i] ?? integerToString(tid),
-          received_at: receivedIso,
-        },
-        correlation_id: correlationId,
-        parent_event_id: null,
-        priority: 5,
-        processed_at: null,
-        processing_time_ms: null,
-      });
+          this.source,
+          {
+            symbol: market.symbol,
+            raw_symbol: market.coin,
+            price: batch.prices[i]!,
+            volume: batch.volumes[i]!,
+            timestamp,
+            side: batch.sides[i]!,
+            trade_id: batch.tradeIds[i] ?? integerToString(tid),
+            received_at: receivedIso,
+          },
+          correlationId,
+        ),
+      );
     }
     return { kind: "trades", coin, events, problems, duplicates };
   }
@@ -495,29 +521,18 @@ export class HyperliquidParser {
       kind: "book",
       coin: market.coin,
       problems,
-      event: {
-        event_id: uuidv7(receivedAt),
-        event_type: EventType.ORDER_BOOK,
+      event: marketEvent(EventType.ORDER_BOOK, uuidv7(receivedAt), timestamp, this.source, {
+        symbol: market.symbol,
+        raw_symbol: market.coin,
+        bid: bestBid[0],
+        ask: bestAsk[0],
+        bid_volume: bestBid[1],
+        ask_volume: bestAsk[1],
         timestamp,
-        source: this.source,
-        payload: {
-          symbol: market.symbol,
-          raw_symbol: market.coin,
-          bid: bestBid[0],
-          ask: bestAsk[0],
-          bid_volume: bestBid[1],
-          ask_volume: bestAsk[1],
-          timestamp,
-          bids,
-          asks,
-          received_at: this.#receivedIso(receivedAt),
-        },
-        correlation_id: null,
-        parent_event_id: null,
-        priority: 5,
-        processed_at: null,
-        processing_time_ms: null,
-      },
+        bids,
+        asks,
+        received_at: this.#receivedIso(receivedAt),
+      }),
     };
   }
 
@@ -568,20 +583,10 @@ export class HyperliquidParser {
       received_at: this.#receivedIso(receivedAt),
     };
     if (trades !== undefined) payload.trades = trades;
-    return {
-      event_id: closed
-        ? deterministicEventId(c.t, fnv1a32(`${this.source}|${market.coin}|${interval}|closed`), 0)
-        : uuidv7(receivedAt),
-      event_type: EventType.OHLCV,
-      timestamp,
-      source: this.source,
-      payload,
-      correlation_id: null,
-      parent_event_id: null,
-      priority: 5,
-      processed_at: null,
-      processing_time_ms: null,
-    };
+    const eventId = closed
+      ? deterministicEventId(c.t, fnv1a32(`${this.source}|${market.coin}|${interval}|closed`), 0)
+      : uuidv7(receivedAt);
+    return marketEvent(EventType.OHLCV, eventId, timestamp, this.source, payload);
   }
 
   #tickerState(coin: string): TickerState {
@@ -677,18 +682,7 @@ export class HyperliquidParser {
     if (ctx.funding !== undefined) payload.funding_rate = ctx.funding;
     if (ctx.dayNtlVlm !== undefined) payload.volume_quote_24h = ctx.dayNtlVlm;
     if (ctx.prevDayPx !== undefined) payload.prev_day_price = ctx.prevDayPx;
-    return {
-      event_id: uuidv7(receivedAt),
-      event_type: EventType.TICKER,
-      timestamp,
-      source: this.source,
-      payload,
-      correlation_id: null,
-      parent_event_id: null,
-      priority: 5,
-      processed_at: null,
-      processing_time_ms: null,
-    };
+    return marketEvent(EventType.TICKER, uuidv7(receivedAt), timestamp, this.source, payload);
   }
 
   #ack(data: unknown): FrameResult {
