@@ -5,7 +5,10 @@ export type ConfigErrorCode = "INVALID_CONFIG";
 export interface ConfigIssue {
   readonly variable: string;
   readonly message: string;
-  /** The raw value as found in the environment; `undefined` when unset; `"[redacted]"` for secrets. */
+  /**
+   * The raw value as found in the environment, with URL credentials redacted (`u:***@h`);
+   * `undefined` when unset; `"[redacted]"` for secrets.
+   */
   readonly received: string | undefined;
 }
 

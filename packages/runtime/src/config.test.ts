@@ -244,6 +244,41 @@ describe("loadConfig", () => {
   });
 });
 
+describe("credentials in a bad URL", () => {
+  it("never echo the password in the exit-78 line (NATS_URL)", () => {
+    const script = join(here, "..", "test", "fixtures", "load-bad-config.ts");
+    const result = spawnSync(process.execPath, ["--import", "tsx", script], {
+      env: { ...process.env, NATS_URL: "mysql://u:S3cretPW@h/db, nats://v:0therPW@h2:4222" },
+      encoding: "utf8",
+    });
+    expect(result.status).toBe(78);
+    expect(result.stderr).not.toContain("S3cretPW");
+    expect(result.stderr).not.toContain("0therPW");
+    expect(result.stderr.trimEnd()).toBe(
+      'config error: NATS_URL: expected comma-separated NATS server URLs like nats://127.0.0.1:4222, got "mysql://u:***@h/db, nats://v:***@h2:4222"',
+    );
+  });
+
+  it("are redacted in every issue and in the error message (DATABASE_URL, REDIS_URL)", () => {
+    const url = z.string().refine((raw) => raw.startsWith("postgres://"), "expected postgres://…");
+    const schema = z.object({
+      DATABASE_URL: url,
+      REDIS_URL: z.string().refine((raw) => raw.startsWith("redis://"), "expected redis://…"),
+    });
+    const error = configError(() =>
+      parseEnv(schema, {
+        DATABASE_URL: "mysql://u:S3cretPW@h/db?password=S3cretPW",
+        REDIS_URL: "http://:S3cretPW@cache:6379",
+      }),
+    );
+    expect(error.issues.map((issue) => issue.received)).toEqual([
+      "mysql://u:***@h/db?password=***",
+      "http://:***@cache:6379",
+    ]);
+    expect(error.message).not.toContain("S3cretPW");
+  });
+});
+
 describe("NATS_STREAM_REPLICAS", () => {
   it("takes 1 to 5 and names the variable otherwise", () => {
     expect(parseEnv(natsEnv, { NATS_STREAM_REPLICAS: "3" }).NATS_STREAM_REPLICAS).toBe(3);

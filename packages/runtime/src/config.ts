@@ -1,6 +1,7 @@
 import { accessSync, constants, statSync } from "node:fs";
 import { z } from "zod";
 import { ConfigError, formatConfigIssue, type ConfigIssue } from "./config-error.js";
+import { redactSecrets } from "./redact.js";
 
 /** The environment as `process.env` holds it. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -52,7 +53,9 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Env = process.en
       const field: unknown = schema.shape[variable];
       const isSecret = field instanceof z.ZodType && secretSchemas.has(field);
       const raw = input[variable];
-      return { variable, message: list.join("; "), received: raw !== undefined && isSecret ? REDACTED : raw };
+      // Any value may hold a URL with credentials (`postgres://u:pw@h`): its password never goes out.
+      const received = raw === undefined ? undefined : isSecret ? REDACTED : redactSecrets(raw);
+      return { variable, message: list.join("; "), received };
     });
   throw new ConfigError(issues, { cause: result.error });
 }

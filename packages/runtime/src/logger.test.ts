@@ -44,4 +44,29 @@ describe("createLogger", () => {
     const err = lines[0]!.err as { stack: string };
     expect(err.stack).toContain("TypeError: boom");
   });
+
+  it("never writes the password of a URL: message, fields, error message and stack", () => {
+    const raw: string[] = [];
+    const logger = createLogger({
+      service: "s",
+      destination: { write: (line: string) => void raw.push(line) },
+    });
+    const url = "postgres://u:S3cretPW@db:5432/market";
+    logger.info(
+      { url, servers: ["nats://v:S3cretPW@h1:4222", "w:S3cretPW@h2:4222"] },
+      `connecting to ${url}`,
+    );
+    logger.error({ err: new Error(`cannot connect to ${url}?password=S3cretPW`) }, "failed");
+    expect(raw).toHaveLength(2);
+    for (const line of raw) expect(line).not.toContain("S3cretPW");
+    const [first, second] = raw.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(first).toMatchObject({
+      url: "postgres://u:***@db:5432/market",
+      servers: ["nats://v:***@h1:4222", "w:***@h2:4222"],
+      msg: "connecting to postgres://u:***@db:5432/market",
+    });
+    expect(second).toMatchObject({
+      err: { message: "cannot connect to postgres://u:***@db:5432/market?password=***" },
+    });
+  });
 });

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { pino, type DestinationStream, type Logger } from "pino";
 import type { LogLevel } from "./config.js";
+import { redactSecrets } from "./redact.js";
 
 export type { Logger } from "pino";
 
@@ -17,7 +18,8 @@ export interface CreateLoggerOptions {
 /**
  * The process's one root logger: JSON lines with `service`, `instance`, ISO `time`, a string `level`,
  * and errors logged as `{ err }` serialized with message, type and stack. Parts of the service take
- * `logger.child({ component })`.
+ * `logger.child({ component })`. Every line goes out with URL credentials redacted (`redactSecrets`:
+ * `postgres://u:***@h`, `?token=***`), wherever they are: message, fields, or an error's message and stack.
  */
 export function createLogger(options: CreateLoggerOptions): Logger {
   const loggerOptions = {
@@ -26,6 +28,7 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     serializers: { err: pino.stdSerializers.err },
     formatters: { level: (label: string) => ({ level: label }) },
+    hooks: { streamWrite: redactSecrets },
   };
   // Synchronous writes by default: an async stdout writer can reorder or lose the last lines when the
   // process exits right after a shutdown, which is when they matter most. Services log little.

@@ -9,6 +9,7 @@ import {
 import type { NatsEnv } from "./config.js";
 import type { HealthState } from "./health-state.js";
 import type { Logger } from "./logger.js";
+import { redactSecrets, redactUrl } from "./redact.js";
 import { RuntimeError } from "./runtime-error.js";
 
 /** The NATS variables of a parsed config (`natsEnv`, or anything extending it). */
@@ -74,11 +75,11 @@ export async function connectNats(config: NatsConfig, options: ConnectNatsOption
     nc = await connect(natsConnectionOptions(config, { name: options.name }));
   } catch (error) {
     if (error instanceof RuntimeError) throw error;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = redactSecrets(error instanceof Error ? error.message : String(error));
     health?.setCheck(NATS_HEALTH_CHECK, false, `connect failed: ${message}`);
     throw new RuntimeError(
       "NATS_CONNECT_FAILED",
-      `cannot connect to NATS (${config.NATS_URL.join(",")}): ${message}`,
+      `cannot connect to NATS (${redactUrl(config.NATS_URL.join(","))}): ${message}`,
       {
         cause: error,
       },
