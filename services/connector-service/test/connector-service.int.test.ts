@@ -378,4 +378,45 @@ describe("connector-service end to end (dist/main.js, fake Hyperliquid, nats-ser
       ),
     ]);
   });
+
+  it("exits 78 without echoing the password of a malformed NATS_URL", async () => {
+    const result = await exitOf(spawnService({ NATS_URL: "mysql://u:S3cretPW@h/db" }));
+    expect(result.code).toBe(78);
+    expect(result.stderr).not.toContain("S3cretPW");
+    expect(result.stderr).toContain('got "mysql://u:***@h/db"');
+  });
+
+  it("never logs or publishes the password of a URL it was given", async () => {
+    const withPassword = (url: string): string => url.replace("://", "://u:S3cretPW@");
+    const from = seen.length;
+    const leaky = spawnService({
+      NATS_URL: withPassword(nats.url),
+      HTTP_PORT: String(await freePort()),
+      LOG_LEVEL: "trace",
+      CONNECTORS: "hyperliquid",
+      HYPERLIQUID_WS_URL: fake.wsUrl,
+      // fetch refuses a URL with credentials, and says so with the URL: retried, then reported.
+      HYPERLIQUID_REST_URL: withPassword(fake.restUrl),
+      HYPERLIQUID_SYMBOLS: "BTC",
+      HYPERLIQUID_RECONNECT_INITIAL: "10ms",
+      HYPERLIQUID_RECONNECT_MAX: "20ms",
+    });
+    const result = exitOf(leaky);
+    const restFailed = (): StandardEvent[] =>
+      seen
+        .slice(from)
+        .map((s) => s.event)
+        .filter(
+          (e) =>
+            e.event_type === "error" && (e.payload as { error_code: string }).error_code === "REST_FAILED",
+        );
+    await waitFor(() => restFailed().length >= 1, { timeoutMs: 20_000, message: "REST_FAILED event" });
+    leaky.kill("SIGTERM");
+    const { stdout, stderr } = await result;
+    const message = (restFailed()[0]!.payload as { message: string }).message;
+    expect(message).toContain("u:***@127.0.0.1");
+    expect(message).not.toContain("S3cretPW");
+    expect(stdout).toContain("u:***@127.0.0.1");
+    expect(stdout + stderr).not.toContain("S3cretPW");
+  });
 });

@@ -5,7 +5,7 @@ import {
   type StandardEvent,
   StandardEvent as StandardEventApi,
 } from "@market-scraper/events";
-import type { Logger } from "@market-scraper/runtime";
+import { type Logger, redactSecrets } from "@market-scraper/runtime";
 import type { ConnectorErrorCode } from "./connector-error.js";
 import { type ConnectorMetrics, noopConnectorMetrics } from "./connector-metrics.js";
 import { type Scheduler, type TimerHandle, systemScheduler } from "./scheduler.js";
@@ -169,13 +169,18 @@ export abstract class Connector {
   /**
    * Publishes an `error` event (priority 1) and logs it. At most `ERRORS_PER_SECOND` per code: a
    * stream of garbage must not turn into a stream of error events; the next one that goes out carries
-   * `details.suppressed` (how many were left out before it).
+   * `details.suppressed` (how many were left out before it). URL credentials in the message or in a
+   * string detail (an error's text may quote the URL it failed on) go out as `***`.
    */
   protected emitError(
     code: ConnectorErrorCode,
-    message: string,
-    details: Record<string, unknown> = {},
+    rawMessage: string,
+    rawDetails: Record<string, unknown> = {},
   ): void {
+    const message = redactSecrets(rawMessage);
+    const details: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(rawDetails))
+      details[key] = typeof value === "string" ? redactSecrets(value) : value;
     const now = this.scheduler.now();
     let budget = this.#errorBudget.get(code);
     if (budget === undefined || now - budget.windowStart >= 1_000) {
