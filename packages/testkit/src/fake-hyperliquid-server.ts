@@ -8,7 +8,7 @@ import { WebSocketServer, type WebSocket } from "ws";
  * frame with a `subscriptionResponse` ack, `error` frames with a string `data`, a candle frame whose
  * `data` is one object, an application-level `{"method":"ping"}` → `{"channel":"pong"}`, and a server
  * that closes the socket without a word when `l2Book`/`bbo`/`trades` is subscribed for an unknown coin.
- * Tests push market data and inject faults (drop, stall, garbage, unknown channels, HTTP 429).
+ * Tests push market data and inject faults (drop, stall, garbage, binary frames, unknown channels, HTTP 429).
  */
 
 export interface FakeHlLevel {
@@ -250,6 +250,12 @@ export class FakeHyperliquidServer {
   sendRaw(text: string): void {
     if (this.#stalled) return;
     for (const client of this.#clients) client.socket.send(text);
+  }
+
+  /** Sends a binary frame to every socket (the real server sends text only). */
+  sendBinary(bytes: Uint8Array): void {
+    if (this.#stalled) return;
+    for (const client of this.#clients) client.socket.send(bytes, { binary: true });
   }
 
   // ---- faults ------------------------------------------------------------------------------------

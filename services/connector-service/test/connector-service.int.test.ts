@@ -348,6 +348,65 @@ describe("connector-service end to end (dist/main.js, fake Hyperliquid, nats-ser
     expect(await metric("market_scraper_connector_parse_errors_total")).toBeGreaterThanOrEqual(3);
   });
 
+  it("is the first line of validation: numbers for strings, __proto__ keys, binary frames, crossed books", async () => {
+    const reconnects = await metric("market_scraper_connector_reconnects_total");
+    const errorsBefore = ofType("error").length;
+    const booksBefore = ofType("order_book").length;
+    const good = JSON.stringify(trade("BTC", 20, "70020.0", "0.1"));
+    const numberPx = JSON.stringify({ ...trade("BTC", 21, "0", "0.1"), px: 70021 });
+    const smuggled = JSON.stringify(trade("BTC", 22, "70022.0", "0.1")).replace("{", '{"__proto__":{"x":1},');
+    fake.sendRaw(`{"channel":"trades","data":[${numberPx},${smuggled},${good}]}`);
+    fake.sendBinary(new Uint8Array([1, 2, 3]));
+    fake.pushBook(
+      "BTC",
+      [{ px: "70100.0", sz: "1.0", n: 1 }],
+      [{ px: "70000.0", sz: "1.0", n: 1 }],
+      base + 7000,
+    );
+    fake.pushBook(
+      "BTC",
+      [{ px: "69999.0", sz: "0", n: 1 }],
+      [{ px: "70000.0", sz: "1.0", n: 1 }],
+      base + 7500,
+    );
+    fake.pushBook(
+      "BTC",
+      [{ px: "69990.0", sz: "2.0", n: 2 }],
+      [{ px: "70000.0", sz: "1.0", n: 1 }],
+      base + 8000,
+    );
+
+    await waitFor(() => ofType("order_book").length > booksBefore, {
+      message: "the good book after the bad",
+    });
+    await waitFor(() => ofType("error").length >= errorsBefore + 4, { message: "four error events" });
+    // The good trade of the frame is published; the number and the smuggled key are not.
+    expect(count(tradeIds(), "1016375172059020")).toBe(1);
+    expect(count(tradeIds(), "1016375172059021")).toBe(0);
+    expect(count(tradeIds(), "1016375172059022")).toBe(0);
+    const newErrors = ofType("error")
+      .slice(errorsBefore)
+      .map((e) => e.payload as { error_code: string; message: string });
+    expect(newErrors.filter((e) => e.error_code === "PARSE_ERROR").map((e) => e.message)).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining("trades[0]: bad px (a JSON number, not a decimal string)"),
+        expect.stringContaining('trades[1]: forbidden key "__proto__"'),
+        expect.stringContaining("crossed book: best bid 70100 ≥ best ask 70000"),
+        expect.stringContaining("bids[0] bad level"),
+      ]),
+    );
+    expect(newErrors.filter((e) => e.error_code === "UNEXPECTED_FRAME")).toHaveLength(1);
+    // Neither bad book went out: the next book published is the good one.
+    const books = ofType("order_book").slice(booksBefore);
+    expect(books.map((e) => (e.payload as { bid: number }).bid)).toEqual([69990]);
+    expect(await metric("market_scraper_connector_parse_errors_total", { channel: "binary" })).toBe(1);
+    expect(await metric("market_scraper_connector_messages_in_total", { channel: "binary" })).toBe(1);
+    expect(await metric("market_scraper_connector_parse_errors_total", { channel: "l2Book" })).toBe(2);
+    // The connection stayed up through all of it.
+    expect(await metric("market_scraper_connector_reconnects_total")).toBe(reconnects);
+    expect(statuses().at(-1)).toBe("subscribed");
+  });
+
   it("sends heartbeats and stops cleanly on SIGTERM", async () => {
     await waitFor(() => ofType("heartbeat").length >= 1, { message: "heartbeat" });
     const heartbeat = seen.find((s) => s.event.event_type === "heartbeat")!;

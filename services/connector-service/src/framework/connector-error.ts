@@ -6,6 +6,7 @@
  * - `STALE`: no data for longer than allowed (the connection is replaced);
  * - `SUBSCRIBE_FAILED`: a subscription was refused or not acknowledged in time;
  * - `EXCHANGE_ERROR`: the exchange sent an error frame;
+ * - `UNEXPECTED_FRAME`: a frame of a kind the exchange never sends (binary), dropped (counted);
  * - `INVALID_SYMBOL`: a configured symbol the exchange does not list (not subscribed);
  * - `REST_FAILED`: a REST request failed after its retries;
  * - `BACKFILL_FAILED`: missed candles could not be fetched.
@@ -17,6 +18,7 @@ export type ConnectorErrorCode =
   | "STALE"
   | "SUBSCRIBE_FAILED"
   | "EXCHANGE_ERROR"
+  | "UNEXPECTED_FRAME"
   | "INVALID_SYMBOL"
   | "REST_FAILED"
   | "BACKFILL_FAILED";

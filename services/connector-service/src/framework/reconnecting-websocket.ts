@@ -27,6 +27,8 @@ export interface WsListener {
   onOpen?(): void;
   /** A text frame, with its receive time from the scheduler. */
   onMessage(text: string, receivedAt: number): void;
+  /** A binary frame (its size in bytes): not decoded; the connection stays up. Default: ignored. */
+  onBinary?(bytes: number, receivedAt: number): void;
   onClose?(info: WsCloseInfo): void;
 }
 
@@ -212,7 +214,10 @@ export class ReconnectingWebSocket {
         this.#gotFrame = true;
         this.#failures = 0;
       }
-      if (isBinary) return;
+      if (isBinary) {
+        this.#options.listener.onBinary?.(byteLength(data), receivedAt);
+        return;
+      }
       const text = Buffer.isBuffer(data)
         ? data.toString("utf8")
         : Array.isArray(data)
@@ -363,4 +368,8 @@ export class ReconnectingWebSocket {
       this.#connect(attempt);
     }, delayMs);
   }
+}
+
+function byteLength(data: WebSocket.RawData): number {
+  return Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data.byteLength;
 }

@@ -2,6 +2,7 @@ import type { StandardEvent } from "@market-scraper/events";
 import { createLogger } from "@market-scraper/runtime";
 import { FakeHyperliquidServer, waitFor } from "@market-scraper/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type ConnectorMetrics, noopConnectorMetrics } from "../framework/connector-metrics.js";
 import { HyperliquidConnector, type HyperliquidConnectorOptions } from "./hyperliquid-connector.js";
 
 const logger = createLogger({ service: "test", level: "silent" });
@@ -101,6 +102,31 @@ describe("HyperliquidConnector against the fake server", () => {
     const stale = statuses().indexOf("stale");
     expect(statuses().slice(stale, stale + 2)).toEqual(["stale", "reconnecting"]);
     expect(errors("STALE").length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("reports a binary frame as UNEXPECTED_FRAME, counts it under channel binary and stays connected", async () => {
+    const counted: string[] = [];
+    const metrics: ConnectorMetrics = {
+      ...noopConnectorMetrics,
+      messageIn: (_connector, channel) => counted.push(`in:${channel}`),
+      parseError: (_connector, channel) => counted.push(`error:${channel}`),
+    };
+    const c = start({ metrics });
+    await waitFor(() => c.state === "subscribed", { message: "subscribed" });
+    const accepted = fake.connectionsAccepted;
+    fake.sendBinary(new Uint8Array([0x7b, 0x00, 0xff, 0x10]));
+    fake.pushTrades([
+      { coin: "BTC", side: "B", px: "69997.0", sz: "0.5", time: 1730160006192, hash: "0x1", tid: 77 },
+    ]);
+    await waitFor(() => events.some((e) => e.event_type === "trade"), { message: "trade after binary" });
+    expect(errors("UNEXPECTED_FRAME")).toHaveLength(1);
+    expect(errors("UNEXPECTED_FRAME")[0]!.payload).toMatchObject({
+      message: "hyperliquid sent a binary frame (4 bytes); it sends text frames only",
+      details: { channel: "binary", bytes: 4 },
+    });
+    expect(counted).toEqual(expect.arrayContaining(["in:binary", "error:binary"]));
+    expect(c.state).toBe("subscribed");
+    expect(fake.connectionsAccepted).toBe(accepted);
   });
 
   it("measures the keepalive round trip as latency", async () => {

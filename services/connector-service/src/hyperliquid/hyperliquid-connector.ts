@@ -284,6 +284,10 @@ export class HyperliquidConnector extends Connector {
           this.#options.capture?.writeFrame(receivedAt, text);
           this.#feed?.handleFrame(text, receivedAt);
         },
+        onBinary: (bytes, receivedAt) => {
+          this.lastMessageAt = receivedAt;
+          this.#feed?.handleBinary(bytes, receivedAt);
+        },
         onClose: (info) => this.#onClose(info),
       },
     });

@@ -86,6 +86,17 @@ export class HyperliquidFeed implements FrameHandler {
     if (last === undefined || openTime > last) this.lastClosedCandle.set(key, openTime);
   }
 
+  /** A binary frame: Hyperliquid sends text only. Counted under channel `binary`, reported, dropped. */
+  handleBinary(bytes: number, receivedAt: number): void {
+    this.#count("binary", receivedAt);
+    this.#metrics.parseError(this.#source, "binary");
+    this.#hooks.error(
+      "UNEXPECTED_FRAME",
+      `hyperliquid sent a binary frame (${bytes} bytes); it sends text frames only`,
+      { channel: "binary", bytes },
+    );
+  }
+
   handleFrame(text: string, receivedAt: number): void {
     const result = this.parser.parse(text, receivedAt);
     switch (result.kind) {
@@ -101,7 +112,6 @@ export class HyperliquidFeed implements FrameHandler {
         this.#count("l2Book", receivedAt);
         this.#hooks.touch?.(subscriptionKey("l2Book", result.coin), receivedAt);
         if (result.event !== undefined) this.#hooks.publish(result.event);
-        if (result.problems.length > 0) this.#parseError("l2Book", result.problems.join("; "), text);
         return;
       case "candle": {
         this.#count("candle", receivedAt);

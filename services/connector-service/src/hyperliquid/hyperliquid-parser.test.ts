@@ -341,13 +341,167 @@ describe("HyperliquidParser", () => {
         '{"channel":"l2Book","data":{"coin":"BTC","time":1,"levels":[[{"px":"x","sz":"1","n":1}],[]]}}',
         RECEIVED,
       ),
-    ).toMatchObject({ kind: "book", event: undefined });
+    ).toMatchObject({ kind: "invalid", channel: "l2Book", reason: "bids[0] bad level" });
     expect(
       p.parse(
         '{"channel":"candle","data":{"t":1,"T":2,"s":"BTC","i":"7x","o":"1","c":"1","h":"1","l":"1","v":"1","n":1}}',
         RECEIVED,
       ),
     ).toMatchObject({ kind: "invalid", reason: "bad interval" });
+  });
+});
+
+describe("HyperliquidParser, the first line of validation", () => {
+  const TIME = 1730160006192;
+  const goodTrade = (tid: number): string =>
+    `{"coin":"BTC","side":"B","px":"69997.0","sz":"0.38111","time":${TIME},"tid":${tid}}`;
+  const tradesFrame = (...records: string[]): string => `{"channel":"trades","data":[${records.join(",")}]}`;
+  const level = (px: string, sz: string): { px: string; sz: string; n: number } => ({ px, sz, n: 1 });
+  const book = (bids: unknown[], asks: unknown[]): string =>
+    JSON.stringify({ channel: "l2Book", data: { coin: "BTC", time: TIME, levels: [bids, asks] } });
+
+  it("rejects a trade whose px or sz is a JSON number (the exchange sends decimal strings), keeping the others", () => {
+    const text = tradesFrame(
+      goodTrade(1),
+      `{"coin":"BTC","side":"B","px":69997.0,"sz":"0.1","time":${TIME},"tid":2}`,
+      `{"coin":"BTC","side":"A","px":"69997.0","sz":0.1,"time":${TIME},"tid":3}`,
+      goodTrade(4),
+    );
+    const result = parser().parse(text, RECEIVED);
+    if (result.kind !== "trades") throw new Error(result.kind);
+    expect(result.events.map((e) => e.payload.trade_id)).toEqual(["1", "4"]);
+    expect(result.problems).toEqual([
+      "trades[1]: bad px (a JSON number, not a decimal string)",
+      "trades[2]: bad sz (a JSON number, not a decimal string)",
+    ]);
+    // The live-form reader leaves such a frame to the general path, and both say the same.
+    expect(result).toEqual(parser().parseFrame(JSON.parse(text), RECEIVED));
+  });
+
+  it("rejects numbers where strings belong in books, bbo, candles and asset contexts", () => {
+    const p = parser();
+    expect(p.parse(book([{ px: 69996, sz: "1", n: 1 }], [level("69997.0", "1")]), RECEIVED)).toMatchObject({
+      kind: "invalid",
+      channel: "l2Book",
+    });
+    expect(
+      p.parse(
+        JSON.stringify({
+          channel: "bbo",
+          data: { coin: "BTC", time: TIME, bbo: [{ px: "1", sz: 2, n: 1 }, null] },
+        }),
+        RECEIVED,
+      ),
+    ).toMatchObject({ kind: "invalid", channel: "bbo" });
+    expect(
+      p.parse(
+        '{"channel":"candle","data":{"t":1,"T":2,"s":"BTC","i":"1m","o":1,"c":"1","h":"1","l":"1","v":"1","n":1}}',
+        RECEIVED,
+      ),
+    ).toMatchObject({ kind: "invalid", channel: "candle" });
+    const ctx = { markPx: "69996.5", midPx: "69996.5", dayNtlVlm: "4161029539.69", dayBaseVlm: "49116.08" };
+    expect(
+      p.parse(
+        JSON.stringify({
+          channel: "activeAssetCtx",
+          data: { coin: "BTC", ctx: { ...ctx, funding: 0.0001 } },
+        }),
+        RECEIVED,
+      ),
+    ).toMatchObject({
+      kind: "invalid",
+      channel: "activeAssetCtx",
+      reason: "ctx.funding is not a decimal string",
+    });
+    expect(
+      p.parse(JSON.stringify({ channel: "activeAssetCtx", data: { coin: "BTC", ctx } }), RECEIVED),
+    ).toMatchObject({ kind: "asset-ctx" });
+  });
+
+  it.each(["__proto__", "constructor", "prototype"])(
+    "rejects a trade with a %s key and keeps the good trades of its frame",
+    (key) => {
+      const smuggled = `{"coin":"BTC","side":"B","px":"1.5","sz":"2","time":${TIME},"tid":2,"${key}":{"polluted":true}}`;
+      const text = tradesFrame(goodTrade(1), smuggled, goodTrade(3));
+      const result = parser().parse(text, RECEIVED);
+      if (result.kind !== "trades") throw new Error(result.kind);
+      expect(result.events.map((e) => e.payload.trade_id)).toEqual(["1", "3"]);
+      expect(result.problems).toEqual([`trades[1]: forbidden key "${key}"`]);
+      for (const event of result.events) expect(Object.keys(event.payload)).not.toContain(key);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect(result).toEqual(parser().parseFrame(JSON.parse(text), RECEIVED));
+    },
+  );
+
+  it("rejects a forbidden key in a frame, a book level, a candle, a bbo or an asset context", () => {
+    const p = parser();
+    const cases: [string, string][] = [
+      ['{"channel":"pong","__proto__":{"x":1}}', "frame"],
+      [book([{ px: "1", sz: "1", n: 1, constructor: 1 }], [level("2", "1")]), "l2Book"],
+      [
+        '{"channel":"candle","data":{"t":1,"T":2,"s":"BTC","i":"1m","o":"1","c":"1","h":"1","l":"1","v":"1","n":1,"__proto__":{}}}',
+        "candle",
+      ],
+      [`{"channel":"bbo","data":{"coin":"BTC","time":${TIME},"bbo":[null,null],"prototype":1}}`, "bbo"],
+      [
+        '{"channel":"activeAssetCtx","data":{"coin":"BTC","ctx":{"markPx":"1","dayBaseVlm":"1","__proto__":1}}}',
+        "ctx",
+      ],
+    ];
+    for (const [text, what] of cases) {
+      const result = p.parse(text, RECEIVED);
+      expect(result, what).toMatchObject({ kind: "invalid", reason: expect.stringMatching(/forbidden key/) });
+    }
+  });
+
+  it("rejects a crossed or locked book, unsorted levels and zero sizes; publishes the next good book", () => {
+    const p = parser();
+    const bad: [string, unknown[], unknown[], string][] = [
+      [
+        "crossed",
+        [level("70000.0", "1")],
+        [level("69999.0", "1")],
+        "crossed book: best bid 70000 ≥ best ask 69999",
+      ],
+      [
+        "locked",
+        [level("70000.0", "1")],
+        [level("70000.0", "1")],
+        "crossed book: best bid 70000 ≥ best ask 70000",
+      ],
+      [
+        "bids ascending",
+        [level("69990.0", "1"), level("69995.0", "1")],
+        [level("70000.0", "1")],
+        "bids[1] 69995 is not below bids[0] 69990",
+      ],
+      [
+        "asks descending",
+        [level("69990.0", "1")],
+        [level("70010.0", "1"), level("70005.0", "1")],
+        "asks[1] 70005 is not above asks[0] 70010",
+      ],
+      [
+        "repeated price",
+        [level("69990.0", "1"), level("69990.0", "2")],
+        [level("70000.0", "1")],
+        "bids[1] 69990 is not below bids[0] 69990",
+      ],
+      ["zero size", [level("69990.0", "0")], [level("70000.0", "1")], "bids[0] bad level"],
+      ["bad level", [level("x", "1")], [level("70000.0", "1")], "bids[0] bad level"],
+    ];
+    for (const [what, bids, asks, reason] of bad) {
+      expect(p.parse(book(bids, asks), RECEIVED), what).toEqual({
+        kind: "invalid",
+        channel: "l2Book",
+        reason,
+      });
+    }
+    const good = p.parse(
+      book([level("69990.0", "1"), level("69980.0", "2")], [level("70000.0", "1")]),
+      RECEIVED,
+    );
+    expect(good).toMatchObject({ kind: "book", event: { payload: { bid: 69990, ask: 70000 } } });
   });
 });
 
@@ -471,7 +625,7 @@ describe("HyperliquidParser, trades frames in the live form (read without JSON.p
       }
     }
     expect(edits).toBeGreaterThan(10_000);
-  });
+  }, 60_000); // >10,000 parses twice over: CPU-bound, slow on a shared machine, not a speed test
 
   it("does not throw where the pattern would (a frame with millions of users)", () => {
     const text = live([trade(1)]).replace(JSON.stringify(USERS), `[${'"",'.repeat(5_000_000)}""]`);

@@ -23,7 +23,11 @@ import type { HyperliquidMarket } from "./hyperliquid-symbols.js";
 /**
  * Hyperliquid WebSocket frames → `StandardEvent`s, by hand: the frame is `JSON.parse`d once and every
  * field is checked here (types, finite numbers, sides), so the events are valid without a second,
- * schema-driven pass (a test checks every event against `StandardEvent.parse`). Quirks handled: numbers
+ * schema-driven pass (a test checks every event against `StandardEvent.parse`). It is the first line of
+ * validation: prices and sizes must be decimal strings, as the exchange sends them (a JSON number is a
+ * schema violation), a record with a `__proto__`/`constructor`/`prototype` key is rejected, and so is an
+ * `l2Book` with a bad or zero-size level, levels out of order or a crossed book (best bid ≥ best ask).
+ * A rejected record never becomes an event; the good records of its frame do. Quirks handled: numbers
  * as strings (candles and asset contexts too), a candle frame whose `data` is one object, a `bbo` side
  * that is `null` or missing, `activeSpotAssetCtx` for spot coins, subscription acks, `error` frames with
  * a string `data`, `pong`, and a plain-text greeting. A `trades` frame in the server's own compact form
@@ -47,7 +51,7 @@ export interface HlSubscriptionEcho {
 
 export type FrameResult =
   | { kind: "trades"; coin: string; events: TradeEvent[]; problems: string[]; duplicates: number }
-  | { kind: "book"; coin: string; event: OrderBookEvent | undefined; problems: string[] }
+  | { kind: "book"; coin: string; event: OrderBookEvent | undefined }
   | { kind: "candle"; coin: string; interval: string; openTime: number; event: OhlcvEvent }
   | { kind: "bbo"; coin: string; event: TickerEvent | undefined }
   | { kind: "asset-ctx"; coin: string; event: TickerEvent | undefined }
@@ -147,15 +151,40 @@ function marketEvent<T extends MarketDataType>(
   } as StandardEvent<T>;
 }
 
-/** A JSON string holding a finite number, as Hyperliquid sends prices and sizes. */
+/**
+ * A JSON string holding a finite number, as Hyperliquid sends prices, sizes, candles and contexts; NaN
+ * for anything else, a JSON number included (the exchange never sends one there: a schema violation).
+ */
 function num(value: unknown): number {
-  if (typeof value === "string") {
-    const n = decimalToNumber(value);
-    return n - n === 0 ? n : NaN; // finite
-  }
-  if (typeof value === "number" && value - value === 0) return value;
-  return NaN;
+  if (typeof value !== "string") return NaN;
+  const n = decimalToNumber(value);
+  return n - n === 0 ? n : NaN; // finite
 }
+
+/** Keys no record may have: JSON.parse makes them own properties, and they have no business in data. */
+const FORBIDDEN_KEYS = ["__proto__", "constructor", "prototype"] as const;
+
+/** The first forbidden key `record` has as its own, or undefined. */
+function forbiddenKey(record: object): string | undefined {
+  for (const key of FORBIDDEN_KEYS) if (Object.hasOwn(record, key)) return key;
+  return undefined;
+}
+
+function forbidden(key: string): string {
+  return `forbidden key ${JSON.stringify(key)}`;
+}
+
+/** The context fields the ticker reads. */
+const CTX_NUMBERS = [
+  "markPx",
+  "midPx",
+  "oraclePx",
+  "openInterest",
+  "funding",
+  "dayNtlVlm",
+  "dayBaseVlm",
+  "prevDayPx",
+] as const;
 
 function optNum(value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
@@ -296,6 +325,13 @@ export class HyperliquidParser {
       return { kind: "invalid", channel: undefined, reason: "frame is not an object" };
     }
     const { channel, data } = frame as { channel?: unknown; data?: unknown };
+    const key = forbiddenKey(frame);
+    if (key !== undefined)
+      return {
+        kind: "invalid",
+        channel: typeof channel === "string" ? channel : undefined,
+        reason: forbidden(key),
+      };
     switch (channel) {
       case "trades":
         return this.#trades(data, receivedAt);
@@ -344,6 +380,11 @@ export class HyperliquidParser {
         | undefined;
       if (typeof t !== "object" || t === null) {
         (problems === NO_PROBLEMS ? (problems = []) : problems).push(`trades[${i}] is not an object`);
+        continue;
+      }
+      const key = forbiddenKey(t);
+      if (key !== undefined) {
+        (problems === NO_PROBLEMS ? (problems = []) : problems).push(`trades[${i}]: ${forbidden(key)}`);
         continue;
       }
       const coin = t.coin;
@@ -498,6 +539,8 @@ export class HyperliquidParser {
     const d = data as { coin?: unknown; time?: unknown; levels?: unknown } | null | undefined;
     if (typeof d !== "object" || d === null)
       return { kind: "invalid", channel: "l2Book", reason: "no data object" };
+    const key = forbiddenKey(d);
+    if (key !== undefined) return { kind: "invalid", channel: "l2Book", reason: forbidden(key) };
     const market = typeof d.coin === "string" ? this.#markets.get(d.coin) : undefined;
     if (market === undefined)
       return { kind: "invalid", channel: "l2Book", reason: `unknown coin ${JSON.stringify(d.coin)}` };
@@ -505,22 +548,25 @@ export class HyperliquidParser {
     if (!isTime(d.time) || !Array.isArray(levels) || levels.length !== 2) {
       return { kind: "invalid", channel: "l2Book", reason: "bad time or levels" };
     }
-    const problems: string[] = [];
-    const bids = toLevels(levels[0], "bids", problems);
-    const asks = toLevels(levels[1], "asks", problems);
-    if (bids === undefined || asks === undefined) {
-      return { kind: "invalid", channel: "l2Book", reason: problems.join("; ") };
-    }
+    // A book is one snapshot: one bad level makes it all untrustworthy, so it is rejected whole (the
+    // previous book stands until the next good one).
+    const bids = toLevels(levels[0], "bids", -1);
+    if (typeof bids === "string") return { kind: "invalid", channel: "l2Book", reason: bids };
+    const asks = toLevels(levels[1], "asks", 1);
+    if (typeof asks === "string") return { kind: "invalid", channel: "l2Book", reason: asks };
     const bestBid = bids[0];
     const bestAsk = asks[0];
     // An empty side (a delisted coin streams `[[],[]]`) has no top of book to report.
     if (bestBid === undefined || bestAsk === undefined)
-      return { kind: "book", coin: market.coin, event: undefined, problems };
+      return { kind: "book", coin: market.coin, event: undefined };
+    if (bestBid[0] >= bestAsk[0]) {
+      const reason = `crossed book: best bid ${bestBid[0]} ≥ best ask ${bestAsk[0]}`;
+      return { kind: "invalid", channel: "l2Book", reason };
+    }
     const timestamp = this.#isoOf(d.time);
     return {
       kind: "book",
       coin: market.coin,
-      problems,
       event: marketEvent(EventType.ORDER_BOOK, uuidv7(receivedAt), timestamp, this.source, {
         symbol: market.symbol,
         raw_symbol: market.coin,
@@ -542,6 +588,8 @@ export class HyperliquidParser {
       Record<string, unknown> | null | undefined;
     if (typeof c !== "object" || c === null)
       return { kind: "invalid", channel: "candle", reason: "no candle object" };
+    const key = forbiddenKey(c);
+    if (key !== undefined) return { kind: "invalid", channel: "candle", reason: forbidden(key) };
     const market = typeof c.s === "string" ? this.#markets.get(c.s) : undefined;
     if (market === undefined)
       return { kind: "invalid", channel: "candle", reason: `unknown coin ${JSON.stringify(c.s)}` };
@@ -602,6 +650,8 @@ export class HyperliquidParser {
     const d = data as { coin?: unknown; time?: unknown; bbo?: unknown } | null | undefined;
     if (typeof d !== "object" || d === null)
       return { kind: "invalid", channel: "bbo", reason: "no data object" };
+    const key = forbiddenKey(d);
+    if (key !== undefined) return { kind: "invalid", channel: "bbo", reason: forbidden(key) };
     const market = typeof d.coin === "string" ? this.#markets.get(d.coin) : undefined;
     if (market === undefined)
       return { kind: "invalid", channel: "bbo", reason: `unknown coin ${JSON.stringify(d.coin)}` };
@@ -610,6 +660,10 @@ export class HyperliquidParser {
     const state = this.#tickerState(market.coin);
     const bid = d.bbo[0] as { px?: unknown; sz?: unknown } | null | undefined;
     const ask = d.bbo[1] as { px?: unknown; sz?: unknown } | null | undefined;
+    const sideKey =
+      (typeof bid === "object" && bid !== null ? forbiddenKey(bid) : undefined) ??
+      (typeof ask === "object" && ask !== null ? forbiddenKey(ask) : undefined);
+    if (sideKey !== undefined) return { kind: "invalid", channel: "bbo", reason: forbidden(sideKey) };
     // A side that is null or missing: the book is empty on that side; keep no stale value for it.
     state.bid = bid ? num(bid.px) : NaN;
     state.bidSize = bid ? num(bid.sz) : NaN;
@@ -632,6 +686,14 @@ export class HyperliquidParser {
       return { kind: "invalid", channel, reason: `unknown coin ${JSON.stringify(d.coin)}` };
     const ctx = d.ctx as Record<string, unknown> | null | undefined;
     if (typeof ctx !== "object" || ctx === null) return { kind: "invalid", channel, reason: "no ctx object" };
+    const key = forbiddenKey(d) ?? forbiddenKey(ctx);
+    if (key !== undefined) return { kind: "invalid", channel, reason: forbidden(key) };
+    // Every number the ticker takes must be a decimal string when present (null: not known).
+    for (const field of CTX_NUMBERS) {
+      const value = ctx[field];
+      if (value !== undefined && value !== null && Number.isNaN(num(value)))
+        return { kind: "invalid", channel, reason: `ctx.${field} is not a decimal string` };
+    }
     const markPx = optNum(ctx.markPx);
     const midPx = optNum(ctx.midPx);
     const dayNtlVlm = optNum(ctx.dayNtlVlm);
@@ -713,28 +775,40 @@ export class HyperliquidParser {
   }
 }
 
-function toLevels(side: unknown, name: string, problems: string[]): [number, number][] | undefined {
-  if (!Array.isArray(side)) {
-    problems.push(`${name} is not an array`);
-    return undefined;
-  }
+/**
+ * One side of an `l2Book`, best first: every level a positive price and a positive size (decimal
+ * strings), prices strictly descending (`direction` -1, bids) or ascending (1, asks). A string says
+ * what is wrong with the first bad level.
+ */
+function toLevels(side: unknown, name: string, direction: 1 | -1): [number, number][] | string {
+  if (!Array.isArray(side)) return `${name} is not an array`;
   const out: [number, number][] = new Array<[number, number]>(side.length);
-  let n = 0;
   for (let i = 0; i < side.length; i += 1) {
     const level = side[i] as { px?: unknown; sz?: unknown } | null | undefined;
-    const px = level ? num(level.px) : NaN;
-    const sz = level ? num(level.sz) : NaN;
-    if (px > 0 && sz >= 0) out[n++] = [px, sz];
-    else problems.push(`${name}[${i}] bad level`);
+    if (typeof level !== "object" || level === null) return `${name}[${i}] bad level`;
+    const key = forbiddenKey(level);
+    if (key !== undefined) return `${name}[${i}]: ${forbidden(key)}`;
+    const px = num(level.px);
+    const sz = num(level.sz);
+    if (!(px > 0 && sz > 0)) return `${name}[${i}] bad level`;
+    if (i > 0 && !((px - out[i - 1]![0]) * direction > 0)) {
+      const previous = out[i - 1]![0];
+      return `${name}[${i}] ${px} is not ${direction < 0 ? "below" : "above"} ${name}[${i - 1}] ${previous}`;
+    }
+    out[i] = [px, sz];
   }
-  if (n !== out.length) out.length = n;
   return out;
+}
+
+/** `px`, or `px (a JSON number, …)` when the value is a number where the exchange sends a string. */
+function badDecimal(name: string, value: unknown): string {
+  return typeof value === "number" ? `${name} (a JSON number, not a decimal string)` : name;
 }
 
 function describeBadTrade(t: Record<string, unknown>): string {
   const bad: string[] = [];
-  if (!(num(t.px) > 0)) bad.push("px");
-  if (!(num(t.sz) > 0)) bad.push("sz");
+  if (!(num(t.px) > 0)) bad.push(badDecimal("px", t.px));
+  if (!(num(t.sz) > 0)) bad.push(badDecimal("sz", t.sz));
   if (!isTime(t.time)) bad.push("time");
   if (!Number.isSafeInteger(t.tid)) bad.push("tid");
   if (t.side !== "A" && t.side !== "B") bad.push("side");
