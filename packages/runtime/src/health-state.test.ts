@@ -21,6 +21,14 @@ describe("HealthState", () => {
     expect(Object.keys(health.snapshot().checks)).toEqual(["nats"]);
   });
 
+  it("shows no URL credentials in a check's detail (/healthz, /readyz)", () => {
+    const health = new HealthState();
+    health.setCheck("database", false, "connect to postgres://u:S3cretPW@db:5432/market failed");
+    expect(health.snapshot().checks).toEqual({
+      database: { ok: false, detail: "connect to postgres://u:***@db:5432/market failed" },
+    });
+  });
+
   it("is not ready while draining, for good", () => {
     const health = new HealthState();
     health.startDraining();

@@ -1,3 +1,5 @@
+import { redactSecrets } from "./redact.js";
+
 export interface HealthCheck {
   readonly ok: boolean;
   readonly detail?: string;
@@ -42,8 +44,9 @@ export class HealthState {
     this.#live = live;
   }
 
+  /** `detail` (often an error's message) is shown on `/healthz`: URL credentials in it become `***`. */
   setCheck(name: string, ok: boolean, detail?: string): void {
-    this.#checks.set(name, detail === undefined ? { ok } : { ok, detail });
+    this.#checks.set(name, detail === undefined ? { ok } : { ok, detail: redactSecrets(detail) });
   }
 
   removeCheck(name: string): void {
