@@ -257,7 +257,7 @@ describe("credentials in a bad URL", () => {
     expect(result.stderr.trimEnd()).toBe(
       'config error: NATS_URL: expected comma-separated NATS server URLs like nats://127.0.0.1:4222, got "mysql://u:***@h/db, nats://v:***@h2:4222"',
     );
-  });
+  }, 30_000); // a child process through tsx: seconds on a busy machine
 
   it("are redacted in every issue and in the error message (DATABASE_URL, REDIS_URL)", () => {
     const url = z.string().refine((raw) => raw.startsWith("postgres://"), "expected postgres://…");
