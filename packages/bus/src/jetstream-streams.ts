@@ -29,6 +29,11 @@ export interface StreamSettings {
   /** Replicas per stream (3 in a 3-node cluster). Default 1. */
   replicas?: number;
   storage?: "file" | "memory";
+  /**
+   * The streams `ensureStreams` creates and updates (the ones this process owns). Default all three;
+   * `[]` for none (the streams are owned elsewhere: the process only reads and writes them).
+   */
+  names?: readonly StreamName[];
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -56,11 +61,11 @@ export function streamConfig(
 }
 
 /**
- * Creates the streams, or brings the subjects, age and replicas of existing ones up to date. Safe to
+ * Creates the streams (`settings.names`, default all), or brings the subjects, age and replicas of existing ones up to date. Safe to
  * run from many processes at once: a concurrent creation is detected and treated as success.
  */
 export async function ensureStreams(jsm: JetStreamManager, settings: StreamSettings = {}): Promise<void> {
-  for (const name of Object.keys(STREAMS) as StreamName[]) {
+  for (const name of settings.names ?? (Object.keys(STREAMS) as StreamName[])) {
     const wanted = streamConfig(name, settings);
     const existing = await jsm.streams.info(name).catch(() => null);
     if (existing === null) {
