@@ -26,11 +26,11 @@ import { K8S_DIR, type K8sObject, render } from "./render.js";
  * manifests; `NATS_AUTH_TEST_SERVER=system` runs the oldest supported one from PATH instead) started with
  * the manifest's own configuration (auth and permissions included), each service started with its
  * Deployment's command and environment (cluster hosts mapped to 127.0.0.1), the fake exchange in place of
- * Hyperliquid. Services start in the order their streams need: the connector owns MARKET and SYSTEM, the
- * processor PROCESSED; storage and the gateway own none.
+ * Hyperliquid. Storage and the processor start before the owners of the streams they read (the connector
+ * owns MARKET and SYSTEM, the processor PROCESSED) and wait for them.
  */
 const ROOT = join(K8S_DIR, "..", "..");
-const SERVICES = ["connector-service", "processor-service", "storage-service", "gateway-service"] as const;
+const SERVICES = ["storage-service", "processor-service", "connector-service", "gateway-service"] as const;
 const USERS = ["connector", "processor", "storage", "gateway", "operator"] as const;
 type User = (typeof USERS)[number];
 const PASSWORDS = Object.fromEntries(USERS.map((u) => [u, `p${randomBytes(12).toString("hex")}`])) as Record<
@@ -177,8 +177,18 @@ beforeAll(async () => {
   postgres = await startPostgres();
   exchange = await FakeHyperliquidServer.start();
   SERVICES.forEach((name, i) => (httpPorts[name] = servicePorts[i]!));
-  for (const name of SERVICES) {
+  const launch = (name: string) =>
     start("node", ["dist/main.js"], { cwd: join(ROOT, "services", name), env: environment(name) });
+  // The readers first: they wait for the streams' owners (the connector comes only once storage waits).
+  launch("storage-service");
+  launch("processor-service");
+  await waitFor(
+    () => /waiting for its owner/.test(output.get(`node ${join(ROOT, "services", "storage-service")}`) ?? ""),
+    { timeoutMs: 30_000, message: "storage waiting for the streams' owners" },
+  );
+  launch("connector-service");
+  launch("gateway-service");
+  for (const name of SERVICES) {
     await waitFor(
       () =>
         fetch(`http://127.0.0.1:${httpPorts[name]}/readyz`)

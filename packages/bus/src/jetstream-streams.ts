@@ -1,5 +1,7 @@
 import {
   DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
   type JetStreamManager,
   RetentionPolicy,
   StorageType,
@@ -7,6 +9,9 @@ import {
 } from "@nats-io/jetstream";
 import type { Stage } from "@market-scraper/events";
 import { nanos } from "@nats-io/transport-node";
+import { errorMessage } from "./errors.js";
+import { type BusLogger, silentLogger } from "./logger.js";
+import { sleep } from "./retry-policy.js";
 
 /** The JetStream streams of ARCHITECTURE §4 and the subjects each holds. */
 export const STREAMS = {
@@ -86,6 +91,34 @@ export async function ensureStreams(jsm: JetStreamManager, settings: StreamSetti
         max_age: wanted.max_age!,
         num_replicas: wanted.num_replicas!,
       });
+    }
+  }
+}
+
+/**
+ * Runs `step` (setting up a consumer of a stream this process does not own) again until it stops failing
+ * because the stream does not exist yet: the stream's owner (`NATS_STREAMS`) may start after us. Any
+ * other failure is thrown. Logs once while it waits.
+ */
+export async function whenStreamExists<T>(
+  stream: string,
+  step: () => Promise<T>,
+  options: { logger?: Pick<BusLogger, "warn">; pollMs?: number } = {},
+): Promise<T> {
+  let waiting = false;
+  for (;;) {
+    try {
+      return await step();
+    } catch (err) {
+      const missing =
+        (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) ||
+        /stream not found/i.test(errorMessage(err));
+      if (!missing) throw err;
+      if (!waiting) {
+        (options.logger ?? silentLogger).warn({ stream }, "stream not created yet: waiting for its owner");
+        waiting = true;
+      }
+      await sleep(options.pollMs ?? 1000);
     }
   }
 }

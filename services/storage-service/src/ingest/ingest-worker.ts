@@ -7,7 +7,7 @@ import {
   encodeEvent,
   subjectFor,
 } from "@market-scraper/events";
-import { STREAMS, type StreamName, ensureStreams } from "@market-scraper/bus";
+import { STREAMS, type StreamName, ensureStreams, whenStreamExists } from "@market-scraper/bus";
 import {
   AckPolicy,
   type Consumer,
@@ -157,7 +157,9 @@ export class IngestWorker {
     this.#js = jetstream(this.#deps.nc);
     this.#jsm = await jetstreamManager(this.#deps.nc);
     await this.#ensureStreams();
-    for (const spec of this.#specs) await this.#ensureConsumer(spec);
+    for (const spec of this.#specs) {
+      await whenStreamExists(spec.stream, () => this.#ensureConsumer(spec), { logger: this.#log });
+    }
     this.#deps.health?.setCheck(DATABASE_HEALTH_CHECK, true);
     this.#loops = this.#specs.map((spec) => this.#pullLoop(spec));
     this.#batchLoop = this.#runBatches();
