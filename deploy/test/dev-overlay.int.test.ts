@@ -114,7 +114,8 @@ function start(
   const key = `${command} ${options.cwd}`;
   const collect = (chunk: string) => {
     output.set(key, ((output.get(key) ?? "") + chunk).slice(-2000));
-    for (const line of chunk.split("\n")) if (/permissions violation/i.test(line)) serviceViolations.push(line);
+    for (const line of chunk.split("\n"))
+      if (/permissions violation/i.test(line)) serviceViolations.push(line);
   };
   child.stdout.setEncoding("utf8").on("data", collect);
   child.stderr.setEncoding("utf8").on("data", collect);
@@ -249,7 +250,9 @@ describe("the dev overlay, run locally with NATS auth", () => {
 
   it("refuses what a role does not do: no one reads others' inboxes", async () => {
     await expectRefused("gateway", "subscription", "_INBOX.>", (nc) => nc.subscribe("_INBOX.>"));
-    await expectRefused("gateway", "subscription", "_INBOX_storage.>", (nc) => nc.subscribe("_INBOX_storage.>"));
+    await expectRefused("gateway", "subscription", "_INBOX_storage.>", (nc) =>
+      nc.subscribe("_INBOX_storage.>"),
+    );
     await expectRefused("processor", "subscription", "_INBOX_connector.>", (nc) =>
       nc.subscribe("_INBOX_connector.>"),
     );
@@ -286,7 +289,9 @@ describe("the dev overlay, run locally with NATS auth", () => {
     );
     // Nothing happened: the streams are there, PROCESSED unchanged, no stream ROGUE.
     const operator = await as("operator");
-    const names = JSON.parse((await operator.request("$JS.API.STREAM.NAMES", "", { timeout: 5000 })).string()) as {
+    const names = JSON.parse(
+      (await operator.request("$JS.API.STREAM.NAMES", "", { timeout: 5000 })).string(),
+    ) as {
       streams: string[];
     };
     expect(names.streams).toEqual(expect.arrayContaining(["MARKET", "PROCESSED", "SYSTEM"]));

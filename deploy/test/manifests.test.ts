@@ -220,10 +220,16 @@ describe("the prod overlay, secure by default", () => {
   const prod = render({ name: "prod", overlay: "prod", components: [] });
   const dev = render({ name: "dev", overlay: "dev", components: [] });
   const natsConfig = (objects: K8sObject[]) =>
-    (objects.find((o) => o.kind === "ConfigMap" && o.metadata.name.startsWith("nats-config")) as
-      K8sObject & { data: Record<string, string> }).data;
+    (
+      objects.find(
+        (o) => o.kind === "ConfigMap" && o.metadata.name.startsWith("nats-config"),
+      ) as K8sObject & { data: Record<string, string> }
+    ).data;
   const serviceEnv = (objects: K8sObject[], name: string) =>
-    containerEnv(objects, workloads(objects).find((w) => w.metadata.name === name)!.spec.template.spec.containers[0]!);
+    containerEnv(
+      objects,
+      workloads(objects).find((w) => w.metadata.name === name)!.spec.template.spec.containers[0]!,
+    );
 
   it("renders NetworkPolicies: default deny and one per flow", () => {
     const policies = prod.filter((o) => o.kind === "NetworkPolicy").map((o) => o.metadata.name);

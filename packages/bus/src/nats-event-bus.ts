@@ -388,9 +388,13 @@ export class NatsEventBus implements EventBus {
     for (const [stream, subjects] of byStream) {
       // Server 2.9 takes one filter subject; several means the whole stream, filtered here.
       const filterSubject = subjects.length === 1 ? subjects[0] : undefined;
-      await whenStreamExists(stream, () => this.#ensureConsumer(stream, durable, filterSubject, maxAckPending), {
-        logger: this.#logger,
-      });
+      await whenStreamExists(
+        stream,
+        () => this.#ensureConsumer(stream, durable, filterSubject, maxAckPending),
+        {
+          logger: this.#logger,
+        },
+      );
       pulls.push(this.#pullLoop(stream, durable, filterSubject, maxAckPending, batch, queue, state));
     }
     const patterns = [...byStream.values()].flat();

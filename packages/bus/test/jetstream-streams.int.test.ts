@@ -48,7 +48,9 @@ describe("stream ownership", () => {
     let calls = 0;
     const failing = whenStreamExists("MARKET", () => {
       calls++;
-      return Promise.reject(new Error("Permissions Violation for Publish to \"$JS.API.CONSUMER.CREATE.MARKET\""));
+      return Promise.reject(
+        new Error('Permissions Violation for Publish to "$JS.API.CONSUMER.CREATE.MARKET"'),
+      );
     });
     await expect(failing).rejects.toThrow(/Permissions Violation/);
     expect(calls).toBe(1);

@@ -261,7 +261,9 @@ describe("NATS_STREAM_REPLICAS", () => {
 
 describe("NATS_INBOX_PREFIX", () => {
   it("takes a subject prefix without wildcards and names the variable otherwise", () => {
-    expect(parseEnv(natsEnv, { NATS_INBOX_PREFIX: "_INBOX_storage" }).NATS_INBOX_PREFIX).toBe("_INBOX_storage");
+    expect(parseEnv(natsEnv, { NATS_INBOX_PREFIX: "_INBOX_storage" }).NATS_INBOX_PREFIX).toBe(
+      "_INBOX_storage",
+    );
     expect(parseEnv(natsEnv, { NATS_INBOX_PREFIX: "app.storage-1" }).NATS_INBOX_PREFIX).toBe("app.storage-1");
     for (const bad of ["_INBOX.>", "a.*", "a b", "a..b", "."]) {
       const error = configError(() => parseEnv(natsEnv, { NATS_INBOX_PREFIX: bad }));

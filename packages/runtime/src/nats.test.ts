@@ -34,7 +34,10 @@ describe("natsConnectionOptions", () => {
   });
 
   it("puts every reply inbox under NATS_INBOX_PREFIX", () => {
-    const options = natsConnectionOptions({ NATS_URL: servers, NATS_INBOX_PREFIX: "_INBOX_storage" }, { name: "s" });
+    const options = natsConnectionOptions(
+      { NATS_URL: servers, NATS_INBOX_PREFIX: "_INBOX_storage" },
+      { name: "s" },
+    );
     expect(options.inboxPrefix).toBe("_INBOX_storage");
   });
 

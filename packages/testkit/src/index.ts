@@ -1,4 +1,10 @@
-export { startNats, currentNatsServer, NATS_IMAGE, type NatsServerHandle, type NatsServerOptions } from "./nats-server.js";
+export {
+  startNats,
+  currentNatsServer,
+  NATS_IMAGE,
+  type NatsServerHandle,
+  type NatsServerOptions,
+} from "./nats-server.js";
 export {
   startPostgres,
   LOCAL_POSTGRES,

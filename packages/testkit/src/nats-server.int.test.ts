@@ -154,7 +154,9 @@ describe('startNats({ version: "current" })', () => {
     const error = await startNats({ version: "current" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TestkitError);
     expect(error).toMatchObject({ code: "NO_BACKEND" });
-    expect((error as Error).message).toMatch(/^NATS server [\d.]+ is not installed at \/nonexistent-cache\/.*\.ci\/install-nats/);
+    expect((error as Error).message).toMatch(
+      /^NATS server [\d.]+ is not installed at \/nonexistent-cache\/.*\.ci\/install-nats/,
+    );
     expect((error as Error).message).not.toContain("\n");
   });
 });
