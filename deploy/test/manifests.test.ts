@@ -3,6 +3,7 @@ import { gatewayEnv } from "@market-scraper/gateway-service";
 import { processorEnv } from "@market-scraper/processor-service";
 import { parseEnv } from "@market-scraper/runtime";
 import { storageEnv } from "@market-scraper/storage-service";
+import { currentNatsBinaries } from "@market-scraper/testkit";
 import { ScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1";
 import { Deployment, StatefulSet } from "kubernetes-models/apps/v1";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
@@ -212,5 +213,47 @@ describe.each(VARIANTS)("kustomize $name", (variant) => {
         (K8sObject & { spec: { ports: { port: number }[] } }) | undefined;
       expect(svc?.spec.ports[0]?.port, `${name} Service port`).toBe(port);
     }
+  });
+});
+
+describe("the prod overlay, secure by default", () => {
+  const prod = render({ name: "prod", overlay: "prod", components: [] });
+  const dev = render({ name: "dev", overlay: "dev", components: [] });
+  const natsConfig = (objects: K8sObject[]) =>
+    (
+      objects.find(
+        (o) => o.kind === "ConfigMap" && o.metadata.name.startsWith("nats-config"),
+      ) as K8sObject & { data: Record<string, string> }
+    ).data;
+  const serviceEnv = (objects: K8sObject[], name: string) =>
+    containerEnv(
+      objects,
+      workloads(objects).find((w) => w.metadata.name === name)!.spec.template.spec.containers[0]!,
+    );
+
+  it("renders NetworkPolicies: default deny and one per flow", () => {
+    const policies = prod.filter((o) => o.kind === "NetworkPolicy").map((o) => o.metadata.name);
+    expect(policies).toContain("default-deny");
+    expect(policies.length).toBeGreaterThan(1);
+    expect(dev.map((o) => `${o.kind}/${o.metadata.name}`)).not.toContain("NetworkPolicy/default-deny"); // dev: opt-in
+  });
+
+  it("renders NATS auth: one user per service, each service connecting as its user with its own inboxes", () => {
+    expect(natsConfig(prod)["auth.conf"]).toMatch(/authorization \{/);
+    for (const user of ["connector", "processor", "storage", "gateway", "operator"]) {
+      expect(natsConfig(prod)["auth.conf"]).toContain(`user: ${user}\n`);
+    }
+    for (const name of Object.keys(SERVICES)) {
+      const env = serviceEnv(prod, name);
+      const user = name.replace("-service", "");
+      expect(env, name).toMatchObject({ NATS_USER: user, NATS_INBOX_PREFIX: `_INBOX_${user}` });
+      expect(env["NATS_PASSWORD"], name).toBeDefined();
+    }
+    expect(natsConfig(dev)["auth.conf"]).not.toMatch(/authorization/); // dev: opt-in
+  });
+
+  it("runs the NATS server version .ci/install-nats pins (the one the nats-auth test runs)", () => {
+    const nats = workloads(prod).find((w) => w.metadata.name === "nats")!;
+    expect(nats.spec.template.spec.containers[0]!.image).toBe(`nats:${currentNatsBinaries().version}-alpine`);
   });
 });

@@ -29,9 +29,9 @@ export const VARIANTS: readonly Variant[] = [
     overlay: "dev",
     components: ["network-policies", "nats-auth"],
   },
+  // prod includes network-policies and nats-auth itself (secure by default).
   { name: "prod", overlay: "prod", components: [] },
   { name: "prod + keda", overlay: "prod", components: ["keda"] },
-  { name: "prod + all components", overlay: "prod", components: ["network-policies", "nats-auth", "keda"] },
 ];
 
 /** Renders an overlay with components through `kubectl kustomize`, as `kubectl apply -k` would. */

@@ -19,5 +19,6 @@ export {
   streamConfig,
   type StreamName,
   type StreamSettings,
+  whenStreamExists,
 } from "./jetstream-streams.js";
 export { RedisEventBus, type RedisEventBusOptions } from "./redis-event-bus.js";

@@ -1,5 +1,7 @@
 import {
   DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
   type JetStreamManager,
   RetentionPolicy,
   StorageType,
@@ -7,6 +9,9 @@ import {
 } from "@nats-io/jetstream";
 import type { Stage } from "@market-scraper/events";
 import { nanos } from "@nats-io/transport-node";
+import { errorMessage } from "./errors.js";
+import { type BusLogger, silentLogger } from "./logger.js";
+import { sleep } from "./retry-policy.js";
 
 /** The JetStream streams of ARCHITECTURE §4 and the subjects each holds. */
 export const STREAMS = {
@@ -29,6 +34,11 @@ export interface StreamSettings {
   /** Replicas per stream (3 in a 3-node cluster). Default 1. */
   replicas?: number;
   storage?: "file" | "memory";
+  /**
+   * The streams `ensureStreams` creates and updates (the ones this process owns). Default all three;
+   * `[]` for none (the streams are owned elsewhere: the process only reads and writes them).
+   */
+  names?: readonly StreamName[];
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -56,11 +66,11 @@ export function streamConfig(
 }
 
 /**
- * Creates the streams, or brings the subjects, age and replicas of existing ones up to date. Safe to
+ * Creates the streams (`settings.names`, default all), or brings the subjects, age and replicas of existing ones up to date. Safe to
  * run from many processes at once: a concurrent creation is detected and treated as success.
  */
 export async function ensureStreams(jsm: JetStreamManager, settings: StreamSettings = {}): Promise<void> {
-  for (const name of Object.keys(STREAMS) as StreamName[]) {
+  for (const name of settings.names ?? (Object.keys(STREAMS) as StreamName[])) {
     const wanted = streamConfig(name, settings);
     const existing = await jsm.streams.info(name).catch(() => null);
     if (existing === null) {
@@ -81,6 +91,34 @@ export async function ensureStreams(jsm: JetStreamManager, settings: StreamSetti
         max_age: wanted.max_age!,
         num_replicas: wanted.num_replicas!,
       });
+    }
+  }
+}
+
+/**
+ * Runs `step` (setting up a consumer of a stream this process does not own) again until it stops failing
+ * because the stream does not exist yet: the stream's owner (`NATS_STREAMS`) may start after us. Any
+ * other failure is thrown. Logs once while it waits.
+ */
+export async function whenStreamExists<T>(
+  stream: string,
+  step: () => Promise<T>,
+  options: { logger?: Pick<BusLogger, "warn">; pollMs?: number } = {},
+): Promise<T> {
+  let waiting = false;
+  for (;;) {
+    try {
+      return await step();
+    } catch (err) {
+      const missing =
+        (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) ||
+        /stream not found/i.test(errorMessage(err));
+      if (!missing) throw err;
+      if (!waiting) {
+        (options.logger ?? silentLogger).warn({ stream }, "stream not created yet: waiting for its owner");
+        waiting = true;
+      }
+      await sleep(options.pollMs ?? 1000);
     }
   }
 }

@@ -41,7 +41,13 @@ import type {
   SubscribeOptions,
   Subscription,
 } from "./event-bus.js";
-import { STREAM_OF_STAGE, type StreamName, type StreamSettings, ensureStreams } from "./jetstream-streams.js";
+import {
+  STREAM_OF_STAGE,
+  type StreamName,
+  type StreamSettings,
+  ensureStreams,
+  whenStreamExists,
+} from "./jetstream-streams.js";
 import { type BusLogger, silentLogger } from "./logger.js";
 import { NatsPublisher } from "./nats-publisher.js";
 import { type RetryOptions, type RetryPolicy, retryPolicy, sleep } from "./retry-policy.js";
@@ -382,7 +388,13 @@ export class NatsEventBus implements EventBus {
     for (const [stream, subjects] of byStream) {
       // Server 2.9 takes one filter subject; several means the whole stream, filtered here.
       const filterSubject = subjects.length === 1 ? subjects[0] : undefined;
-      await this.#ensureConsumer(stream, durable, filterSubject, maxAckPending);
+      await whenStreamExists(
+        stream,
+        () => this.#ensureConsumer(stream, durable, filterSubject, maxAckPending),
+        {
+          logger: this.#logger,
+        },
+      );
       pulls.push(this.#pullLoop(stream, durable, filterSubject, maxAckPending, batch, queue, state));
     }
     const patterns = [...byStream.values()].flat();

@@ -149,7 +149,11 @@ describe("parseDurationMs", () => {
 
 describe("natsEnv", () => {
   it("defaults to the local server and no auth", () => {
-    expect(parseEnv(natsEnv, {})).toEqual({ NATS_URL: ["nats://127.0.0.1:4222"], NATS_STREAM_REPLICAS: 1 });
+    expect(parseEnv(natsEnv, {})).toEqual({
+      NATS_URL: ["nats://127.0.0.1:4222"],
+      NATS_STREAM_REPLICAS: 1,
+      NATS_STREAMS: ["MARKET", "PROCESSED", "SYSTEM"],
+    });
   });
 
   it("splits NATS_URL into servers", () => {
@@ -212,6 +216,7 @@ describe("baseServiceEnv", () => {
     expect(parseEnv(schema, {})).toEqual({
       NATS_URL: ["nats://127.0.0.1:4222"],
       NATS_STREAM_REPLICAS: 1,
+      NATS_STREAMS: ["MARKET", "PROCESSED", "SYSTEM"],
       LOG_LEVEL: "info",
       HTTP_PORT: 9102,
       PROCESSORS: ["validate", "dedup", "ohlcv"],
@@ -285,6 +290,30 @@ describe("NATS_STREAM_REPLICAS", () => {
     for (const bad of ["0", "6", "two", "1.5"]) {
       const error = configError(() => parseEnv(natsEnv, { NATS_STREAM_REPLICAS: bad }));
       expect(error.issues[0]).toMatchObject({ variable: "NATS_STREAM_REPLICAS", received: bad });
+    }
+  });
+});
+
+describe("NATS_INBOX_PREFIX", () => {
+  it("takes a subject prefix without wildcards and names the variable otherwise", () => {
+    expect(parseEnv(natsEnv, { NATS_INBOX_PREFIX: "_INBOX_storage" }).NATS_INBOX_PREFIX).toBe(
+      "_INBOX_storage",
+    );
+    expect(parseEnv(natsEnv, { NATS_INBOX_PREFIX: "app.storage-1" }).NATS_INBOX_PREFIX).toBe("app.storage-1");
+    for (const bad of ["_INBOX.>", "a.*", "a b", "a..b", "."]) {
+      const error = configError(() => parseEnv(natsEnv, { NATS_INBOX_PREFIX: bad }));
+      expect(error.issues[0]).toMatchObject({ variable: "NATS_INBOX_PREFIX", received: bad });
+    }
+  });
+});
+
+describe("NATS_STREAMS", () => {
+  it("takes the streams a service owns, or none", () => {
+    expect(parseEnv(natsEnv, { NATS_STREAMS: "MARKET, SYSTEM" }).NATS_STREAMS).toEqual(["MARKET", "SYSTEM"]);
+    expect(parseEnv(natsEnv, { NATS_STREAMS: "none" }).NATS_STREAMS).toEqual([]);
+    for (const bad of ["market", "MARKET,KV", ","]) {
+      const error = configError(() => parseEnv(natsEnv, { NATS_STREAMS: bad }));
+      expect(error.issues[0]).toMatchObject({ variable: "NATS_STREAMS", received: bad });
     }
   });
 });

@@ -1,4 +1,5 @@
 import { accessSync, constants, statSync } from "node:fs";
+import { STREAMS, type StreamName } from "@market-scraper/bus";
 import { z } from "zod";
 import { ConfigError, formatConfigIssue, type ConfigIssue } from "./config-error.js";
 import { redactSecrets } from "./redact.js";
@@ -212,6 +213,15 @@ function readableFileProblem(path: string): string | undefined {
   }
 }
 
+const INBOX_PREFIX = /^[\w-]+(\.[\w-]+)*$/;
+
+function parseStreamNames(raw: string): StreamName[] | undefined {
+  if (raw.toLowerCase() === "none") return [];
+  const names = splitList(raw);
+  if (names.length === 0 || !names.every((n): n is StreamName => Object.hasOwn(STREAMS, n))) return undefined;
+  return [...new Set(names)];
+}
+
 const AUTH_METHODS = [
   { label: "NATS_USER+NATS_PASSWORD", variables: ["NATS_USER", "NATS_PASSWORD"] },
   { label: "NATS_TOKEN", variables: ["NATS_TOKEN"] },
@@ -247,6 +257,22 @@ export const natsEnv = z
       .min(1, "expected an integer from 1 to 5")
       .max(5, "expected an integer from 1 to 5")
       .default(1),
+    /**
+     * Prefix of the connection's reply inboxes (nats.js `inboxPrefix`): request replies, JetStream pull
+     * and publish-ack inboxes. Under NATS auth each service has its own and may subscribe only there.
+     */
+    NATS_INBOX_PREFIX: envValue(
+      "expected a subject prefix like _INBOX_storage (tokens of letters, digits, _ or -, joined by dots)",
+      (raw) => (INBOX_PREFIX.test(raw) ? raw : undefined),
+    ).optional(),
+    /**
+     * The JetStream streams this service creates (and brings up to date) at start: a comma list of
+     * MARKET, PROCESSED, SYSTEM, or `none`. Under NATS auth each stream has one owner (deploy/README.md).
+     */
+    NATS_STREAMS: envValue(
+      `expected a comma list of ${Object.keys(STREAMS).join(", ")}, or none`,
+      parseStreamNames,
+    ).default(() => Object.keys(STREAMS) as StreamName[]),
   })
   .superRefine(
     (value, ctx) => {

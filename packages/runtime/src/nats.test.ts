@@ -33,6 +33,14 @@ describe("natsConnectionOptions", () => {
     expect(options).not.toHaveProperty("token");
   });
 
+  it("puts every reply inbox under NATS_INBOX_PREFIX", () => {
+    const options = natsConnectionOptions(
+      { NATS_URL: servers, NATS_INBOX_PREFIX: "_INBOX_storage" },
+      { name: "s" },
+    );
+    expect(options.inboxPrefix).toBe("_INBOX_storage");
+  });
+
   it("passes a token", () => {
     expect(natsConnectionOptions({ NATS_URL: servers, NATS_TOKEN: "t" }, { name: "s" })).toMatchObject({
       token: "t",

@@ -16,14 +16,16 @@ import { RuntimeError } from "./runtime-error.js";
 export type NatsConfig = Pick<
   NatsEnv,
   "NATS_URL" | "NATS_USER" | "NATS_PASSWORD" | "NATS_TOKEN" | "NATS_CREDS"
->;
+> &
+  Partial<Pick<NatsEnv, "NATS_INBOX_PREFIX">>;
 
 export const NATS_HEALTH_CHECK = "nats";
 
 /**
  * Connection options every service uses: reconnect forever (the client's default gives up after
  * 10 tries, ~20 s, and then stays closed), wait for the first connect (NATS may start after us),
- * no async stack traces (they cost ~40% of a JetStream publisher's CPU), and the configured auth.
+ * no async stack traces (they cost ~40% of a JetStream publisher's CPU), the configured auth and inbox
+ * prefix (`NATS_INBOX_PREFIX`: every reply inbox, JetStream's included, is under it).
  */
 export function natsConnectionOptions(config: NatsConfig, options: { name: string }): NodeConnectionOptions {
   const connectionOptions: NodeConnectionOptions = {
@@ -35,6 +37,7 @@ export function natsConnectionOptions(config: NatsConfig, options: { name: strin
     noAsyncTraces: true,
     waitOnFirstConnect: true,
   };
+  if (config.NATS_INBOX_PREFIX !== undefined) connectionOptions.inboxPrefix = config.NATS_INBOX_PREFIX;
   if (config.NATS_USER !== undefined) {
     connectionOptions.user = config.NATS_USER;
     if (config.NATS_PASSWORD !== undefined) connectionOptions.pass = config.NATS_PASSWORD;

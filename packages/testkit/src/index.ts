@@ -1,4 +1,10 @@
-export { startNats, NATS_IMAGE, type NatsServerHandle, type NatsServerOptions } from "./nats-server.js";
+export {
+  startNats,
+  currentNatsServer,
+  NATS_IMAGE,
+  type NatsServerHandle,
+  type NatsServerOptions,
+} from "./nats-server.js";
 export {
   startPostgres,
   LOCAL_POSTGRES,
@@ -17,7 +23,7 @@ export {
 } from "./redis-server.js";
 export type { ServerKind } from "./server-kind.js";
 export { freePort } from "./free-port.js";
-export { findBinary, SYSTEM_BINARY_DIRS } from "./find-binary.js";
+export { findBinary, currentNatsBinaries, SYSTEM_BINARY_DIRS } from "./find-binary.js";
 export { waitFor, type WaitForOptions } from "./wait-for.js";
 export { TestkitError, type TestkitErrorCode } from "./testkit-error.js";
 export {

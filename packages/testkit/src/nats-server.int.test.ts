@@ -2,7 +2,9 @@ import { existsSync } from "node:fs";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { currentNatsBinaries } from "./find-binary.js";
 import { startNats, type NatsServerHandle } from "./nats-server.js";
+import { TestkitError } from "./testkit-error.js";
 
 const STREAM = "TESTKIT";
 
@@ -126,5 +128,35 @@ describe("startNats with NATS_URL", () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('startNats({ version: "current" })', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it("starts the server .ci/install-nats pinned, even with NATS_URL set", async () => {
+    vi.stubEnv("NATS_URL", "nats://127.0.0.1:4999");
+    const server = await startNats({ version: "current", jetstream: false });
+    try {
+      expect(server.owned).toBe(true);
+      const nc = await connect({ servers: server.url });
+      expect(nc.info?.version).toBe(currentNatsBinaries().version);
+      await nc.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("names .ci/install-nats in one line when the server is not installed", async () => {
+    vi.stubEnv("XDG_CACHE_HOME", "/nonexistent-cache");
+    const error = await startNats({ version: "current" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TestkitError);
+    expect(error).toMatchObject({ code: "NO_BACKEND" });
+    expect((error as Error).message).toMatch(
+      /^NATS server [\d.]+ is not installed at \/nonexistent-cache\/.*\.ci\/install-nats/,
+    );
+    expect((error as Error).message).not.toContain("\n");
   });
 });

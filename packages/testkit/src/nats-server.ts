@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { containerLifecycle, tryContainerRuntime, type TestcontainersModule } from "./container-runtime.js";
 import { onProcessExit } from "./exit-cleanup.js";
 import type { ServerKind } from "./server-kind.js";
-import { findBinary } from "./find-binary.js";
+import { INSTALL_NATS_SCRIPT, currentNatsBinaries, findBinary, isExecutable } from "./find-binary.js";
 import { freePort } from "./free-port.js";
 import { ManagedProcess, startOnFreePort } from "./managed-process.js";
 import { TestkitError } from "./testkit-error.js";
@@ -25,6 +25,12 @@ export interface NatsServerOptions {
   args?: readonly string[];
   /** How long to wait for the server to be ready. Default 20 000 ms. */
   startTimeoutMs?: number;
+  /**
+   * `system` (default): the resolution order below, the oldest supported server (2.9.10) on this
+   * machine. `current`: the server pinned and installed by `.ci/install-nats` (its cache dir), always a
+   * server of our own (as `isolated`); a `TestkitError` (`NO_BACKEND`) naming the script when absent.
+   */
+  version?: "system" | "current";
 }
 
 export interface NatsServerHandle {
@@ -56,6 +62,7 @@ export interface NatsServerHandle {
  */
 export async function startNats(options: NatsServerOptions = {}): Promise<NatsServerHandle> {
   const jetstream = options.jetstream ?? true;
+  if (options.version === "current") return spawnNats(currentNatsServer(), jetstream, options);
   const envUrl = process.env.NATS_URL;
   if (!options.isolated && envUrl !== undefined && envUrl.trim() !== "") return externalNats(envUrl.trim());
 
@@ -73,6 +80,16 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
       "(apt-get install nats-server, or https://github.com/nats-io/nats-server/releases);\n" +
       `  3. a Docker-compatible container runtime for testcontainers (${NATS_IMAGE}).\n` +
       `Container runtime probe: ${runtime.reason}`,
+  );
+}
+
+/** The `nats-server` binary `.ci/install-nats` installs; throws a one-line `TestkitError` when absent. */
+export function currentNatsServer(): string {
+  const { version, serverPath } = currentNatsBinaries();
+  if (isExecutable(serverPath)) return serverPath;
+  throw new TestkitError(
+    "NO_BACKEND",
+    `NATS server ${version} is not installed at ${serverPath}: run ${INSTALL_NATS_SCRIPT} (once; needs Go)`,
   );
 }
 

@@ -53,7 +53,7 @@ await runService({
       connection: nc,
       source: name,
       logger: logger.child({ component: "bus" }),
-      streams: { replicas: config.NATS_STREAM_REPLICAS },
+      streams: { replicas: config.NATS_STREAM_REPLICAS, names: config.NATS_STREAMS },
     });
     await bus.ready();
     registerBusMetrics(registry, bus);

@@ -32,7 +32,7 @@ await runService({
       connection: nc,
       source: SERVICE_NAME,
       logger: logger.child({ component: "bus" }),
-      streams: { replicas: config.NATS_STREAM_REPLICAS },
+      streams: { replicas: config.NATS_STREAM_REPLICAS, names: config.NATS_STREAMS },
     });
     registerBusMetrics(registry, bus);
     const service = createProcessorService({ bus, logger, config, nc });

@@ -1,4 +1,4 @@
-import type { EventBus } from "@market-scraper/bus";
+import { type EventBus, whenStreamExists } from "@market-scraper/bus";
 import {
   EventType,
   type StandardEvent,
@@ -126,10 +126,12 @@ export class PartitionedConsumer {
 
   async start(): Promise<void> {
     const { store, logger } = this.#o;
+    // MARKET is the connector's (NATS_STREAMS): it may not exist yet.
+    const jsm = await jetstreamManager(this.#o.nc);
+    const market = await whenStreamExists(MARKET_STREAM, () => jsm.streams.info(MARKET_STREAM), { logger });
     let position = await store.loadPosition(this.#name);
     if (position === null && (this.#o.start ?? "all") === "new") {
-      const info = await (await jetstreamManager(this.#o.nc)).streams.info(MARKET_STREAM);
-      position = info.state.last_seq;
+      position = market.state.last_seq;
       await store.savePosition(this.#name, position);
     }
     this.#stats.position = position ?? 0;

@@ -26,7 +26,7 @@ export type StorageServiceConfig = Pick<
   | "STORAGE_RETENTION"
   | "STORAGE_RETENTION_INTERVAL"
 > &
-  Partial<Pick<StorageConfig, "NATS_STREAM_REPLICAS">>;
+  Partial<Pick<StorageConfig, "NATS_STREAM_REPLICAS" | "NATS_STREAMS">>;
 
 /**
  * Where events come from. `jetstream` (default): durable pull consumers on `nc`, acked after each batch
@@ -88,6 +88,7 @@ function createIngest(deps: StorageServiceDeps, metrics: StorageMetrics): Ingest
       subjects: config.STORAGE_SUBJECTS,
       durable: config.STORAGE_DURABLE,
       streamReplicas: config.NATS_STREAM_REPLICAS ?? 1,
+      ...(config.NATS_STREAMS === undefined ? {} : { streamNames: config.NATS_STREAMS }),
       batchSize: config.STORAGE_BATCH_SIZE,
       flushMs: config.STORAGE_FLUSH_MS,
       insertConcurrency: config.STORAGE_INSERT_CONCURRENCY,

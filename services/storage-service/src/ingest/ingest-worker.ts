@@ -7,7 +7,7 @@ import {
   encodeEvent,
   subjectFor,
 } from "@market-scraper/events";
-import { ensureStreams } from "@market-scraper/bus";
+import { STREAMS, type StreamName, ensureStreams, whenStreamExists } from "@market-scraper/bus";
 import {
   AckPolicy,
   type Consumer,
@@ -70,6 +70,8 @@ export interface IngestOptions {
   ensureStreams?: boolean;
   /** Replicas of those streams (`NATS_STREAM_REPLICAS`). Default 1. */
   streamReplicas?: number;
+  /** Which of those streams this process owns and ensures (`NATS_STREAMS`). Default all. */
+  streamNames?: readonly StreamName[];
 }
 
 export interface IngestDeps {
@@ -134,6 +136,7 @@ export class IngestWorker {
       ensureStreams: true,
       insertConcurrency: 2,
       streamReplicas: 1,
+      streamNames: Object.keys(STREAMS) as StreamName[],
       ...options,
     };
     this.#specs = this.#o.subjects.map((subject) => {
@@ -153,8 +156,10 @@ export class IngestWorker {
   async start(): Promise<void> {
     this.#js = jetstream(this.#deps.nc);
     this.#jsm = await jetstreamManager(this.#deps.nc);
-    if (this.#o.ensureStreams) await ensureStreams(this.#jsm, { replicas: this.#o.streamReplicas });
-    for (const spec of this.#specs) await this.#ensureConsumer(spec);
+    await this.#ensureStreams();
+    for (const spec of this.#specs) {
+      await whenStreamExists(spec.stream, () => this.#ensureConsumer(spec), { logger: this.#log });
+    }
     this.#deps.health?.setCheck(DATABASE_HEALTH_CHECK, true);
     this.#loops = this.#specs.map((spec) => this.#pullLoop(spec));
     this.#batchLoop = this.#runBatches();
@@ -192,6 +197,11 @@ export class IngestWorker {
     } catch (err) {
       this.#log.debug({ err }, "consumer info failed");
     }
+  }
+
+  async #ensureStreams(): Promise<void> {
+    if (!this.#o.ensureStreams) return;
+    await ensureStreams(this.#jsm!, { replicas: this.#o.streamReplicas, names: this.#o.streamNames });
   }
 
   async #ensureConsumer(spec: ConsumerSpec): Promise<void> {
@@ -267,7 +277,7 @@ export class IngestWorker {
         await sleep(Math.min(this.#o.maxBackoffMs, 250 * 2 ** Math.min(failures, 6)));
         // After a server restart the stream or consumer may need to be put back.
         try {
-          if (this.#o.ensureStreams) await ensureStreams(this.#jsm!, { replicas: this.#o.streamReplicas });
+          await this.#ensureStreams();
           await this.#ensureConsumer(spec);
         } catch (e) {
           this.#log.warn({ err: errorMessage(e), consumer: spec.name }, "could not ensure the consumer");
