@@ -400,7 +400,7 @@ export class PartitionedConsumer {
 
   async #malformed(msg: JsMsg, err: unknown): Promise<void> {
     this.#stats.malformed++;
-    const error = err instanceof Error ? err.message : String(err);
+    const error = errorText(err);
     this.#o.logger.warn({ subject: msg.subject, seq: msg.seq, error }, "malformed message dead-lettered");
     const { bus } = this.#o;
     await bus.publishRaw(deadLetterSubject(msg.subject), msg.data);
