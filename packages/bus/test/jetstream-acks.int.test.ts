@@ -149,24 +149,13 @@ describe("NatsPublisher across a reconnect", () => {
       reconnectTimeWait: 100,
     });
     try {
-      await (
-        await jetstreamManager(conn)
-      ).streams.add({
-        name: "LOST",
-        subjects: ["lost.>"],
-        duplicate_window: 60_000_000_000,
-      });
+      const manager = await jetstreamManager(conn);
+      await manager.streams.add({ name: "LOST", subjects: ["lost.>"], duplicate_window: 60_000_000_000 });
       const seen: string[] = [];
       void (async () => {
         for await (const s of conn.status()) seen.push(s.type);
       })();
       const metrics = createBusMetrics();
-      const orig = conn.publish.bind(conn);
-      (conn as any).publish = (sub: string, d: any, o: any) => {
-        if (sub.startsWith("lost"))
-          console.log("DBG pub", sub, performance.now(), (conn as any).protocol.connected);
-        return orig(sub, d, o);
-      };
       const publisher = new NatsPublisher(conn, {
         mode: "jetstream",
         queueSize: 1000,
@@ -192,17 +181,14 @@ describe("NatsPublisher across a reconnect", () => {
       }
       await waitFor(() => conn.stats().outMsgs === sent + 50, { message: "the publishes in flight" });
       publisher.setConnected(false); // as NatsEventBus does on the disconnect status, here late
-      console.log("DBG before start", publisher.pending, performance.now());
       await own.start();
-      console.log("DBG started", publisher.pending, performance.now());
       await waitFor(() => seen.includes("reconnect"), { timeoutMs: 20_000, message: "the reconnect" });
       publisher.setConnected(true); // and on the reconnect status
       await waitFor(() => publisher.pending === 0, {
         timeoutMs: 30_000,
         message: "the lost publishes sent again and acknowledged (their ack timeout is 10 minutes)",
       });
-      console.log("DBG", seen, performance.now());
-      const info = await (await jetstreamManager(conn)).streams.info("LOST");
+      const info = await manager.streams.info("LOST");
       expect(info.state.messages).toBe(50);
       expect(metrics.dropped).toBe(0);
       await publisher.close(1000);
