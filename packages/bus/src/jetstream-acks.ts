@@ -49,7 +49,8 @@ const ERROR_MARK = Buffer.from('"error"');
  *
  * What it keeps from `js.publish`: `Nats-Msg-Id` for de-duplication, errors for `{"error":…}` acks and
  * for no responders (`503`), a timeout (`408`), and a publish-permission refusal fails the oldest
- * pending publish to that subject (see `refusePublish`).
+ * pending publish to that subject (see `refusePublish`). Unlike `js.publish`, the acks a reconnect lost
+ * fail at the reconnect (`reconnected`), not at their timeout.
  */
 export class JetStreamAcks {
   readonly #nc: NatsConnection;
@@ -137,7 +138,7 @@ export class JetStreamAcks {
     this.#broken ??= error;
     clearInterval(this.#sweep);
     this.#sub.unsubscribe();
-    this.#failPending(error);
+    this.#failPending(() => error);
   }
 
   /**
@@ -148,13 +149,29 @@ export class JetStreamAcks {
    */
   refuse(err: Error): void {
     this.#broken ??= err;
-    this.#failPending(err);
+    this.#failPending(() => err);
   }
 
-  #failPending(error: unknown): void {
+  /**
+   * The connection was re-established: no publish sent before can be acknowledged any more (an ack the
+   * server sent went to the old connection, and what the client still held unsent was dropped with its
+   * buffer). Each is failed now with a retryable 408, rather than at its timeout. Returns how many.
+   */
+  reconnected(): number {
+    return this.#failPending(
+      (ack) =>
+        new JetStreamPublishError(
+          408,
+          `no JetStream ack for ${ack.subject}: the connection to NATS was re-established`,
+        ),
+    );
+  }
+
+  #failPending(errorOf: (ack: PendingAck) => unknown): number {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    for (const ack of pending) ack.done(error);
+    for (const ack of pending) ack.done(errorOf(ack));
+    return pending.length;
   }
 
   #onAck(msg: Msg): void {

@@ -124,7 +124,21 @@ export class NatsPublisher {
     });
   }
 
+  /**
+   * Held while disconnected; on the reconnect, the publishes whose acks the old connection lost are
+   * sent again first (same `Nats-Msg-Id`), at once rather than at their ack timeout.
+   */
   setConnected(connected: boolean): void {
+    if (connected && !this.#connected && this.#acks !== null) {
+      // Still marked disconnected here, so `#failed` queues them for the pump below without a backoff.
+      const lost = this.#acks.reconnected();
+      if (lost > 0) {
+        this.options.logger.info(
+          { publishes: lost },
+          "publishes unacknowledged at the reconnect: sending them again",
+        );
+      }
+    }
     this.#connected = connected;
     if (connected) this.#pump();
   }
@@ -213,6 +227,8 @@ export class NatsPublisher {
       return;
     }
     this.#retries.push(item);
+    // A failure while disconnected says nothing about the server: the reconnect sends it again.
+    if (!this.#connected) return;
     this.#consecutiveFailures++;
     const now = Date.now();
     if (now - this.#lastFailureLog > 5000) {

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type NatsServerHandle, startNats } from "@market-scraper/testkit";
+import { type NatsServerHandle, startNats, waitFor } from "@market-scraper/testkit";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { type NatsConnection, connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -136,6 +136,66 @@ describe("JetStreamAcks", () => {
     acks.close(reason);
     expect(await pending).toBe(reason);
     silent.unsubscribe();
+  });
+});
+
+describe("NatsPublisher across a reconnect", () => {
+  it("sends the publishes whose acks the old connection lost again at the reconnect, not at their timeout", async () => {
+    const own = await startNats({ jetstream: true, isolated: true });
+    const conn = await connect({
+      servers: own.url,
+      noAsyncTraces: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 100,
+    });
+    try {
+      const manager = await jetstreamManager(conn);
+      await manager.streams.add({ name: "LOST", subjects: ["lost.>"], duplicate_window: 60_000_000_000 });
+      const seen: string[] = [];
+      void (async () => {
+        for await (const s of conn.status()) seen.push(s.type);
+      })();
+      const metrics = createBusMetrics();
+      const publisher = new NatsPublisher(conn, {
+        mode: "jetstream",
+        queueSize: 1000,
+        window: 256,
+        timeoutMs: 600_000, // an ack timeout never reached in this test
+        coreMsgId: false,
+        logger: silentLogger,
+        metrics,
+      });
+      await own.kill();
+      await waitFor(() => seen.includes("disconnect"), { message: "the disconnect" });
+      // Sent before the publisher hears of the outage: into the client's buffer, dropped at the reconnect.
+      const data = new TextEncoder().encode("{}");
+      const sent = conn.stats().outMsgs;
+      for (let i = 0; i < 50; i++) {
+        await publisher.enqueue({
+          subject: "lost.x",
+          data,
+          msgId: `lost-${i}`,
+          attempts: 0,
+          done: undefined,
+        });
+      }
+      await waitFor(() => conn.stats().outMsgs === sent + 50, { message: "the publishes in flight" });
+      publisher.setConnected(false); // as NatsEventBus does on the disconnect status, here late
+      await own.start();
+      await waitFor(() => seen.includes("reconnect"), { timeoutMs: 20_000, message: "the reconnect" });
+      publisher.setConnected(true); // and on the reconnect status
+      await waitFor(() => publisher.pending === 0, {
+        timeoutMs: 30_000,
+        message: "the lost publishes sent again and acknowledged (their ack timeout is 10 minutes)",
+      });
+      const info = await manager.streams.info("LOST");
+      expect(info.state.messages).toBe(50);
+      expect(metrics.dropped).toBe(0);
+      await publisher.close(1000);
+    } finally {
+      await conn.close();
+      await own.stop();
+    }
   });
 });
 

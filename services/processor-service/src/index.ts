@@ -55,6 +55,7 @@ export { processorEnv, DEFAULT_HTTP_PORT, type ProcessorConfig } from "./config.
 export { registerProcessorMetrics, type ProcessorMetricsSource } from "./processor-metrics.js";
 export {
   createProcessorService,
+  CONSUMER_HEALTH_CHECK,
   SERVICE_NAME,
   type ProcessorService,
   type ProcessorServiceDeps,

@@ -35,7 +35,7 @@ await runService({
       streams: { replicas: config.NATS_STREAM_REPLICAS, names: config.NATS_STREAMS },
     });
     registerBusMetrics(registry, bus);
-    const service = createProcessorService({ bus, logger, config, nc });
+    const service = createProcessorService({ bus, logger, config, nc, health });
     registerProcessorMetrics(registry, service);
     const micro = await registerMicroService(nc, {
       name: SERVICE_NAME,

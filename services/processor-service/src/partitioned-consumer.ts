@@ -9,6 +9,7 @@ import {
   subjectMatchesEvent,
 } from "@market-scraper/events";
 import {
+  type Consumer,
   type ConsumerMessages,
   DeliverPolicy,
   type JsMsg,
@@ -19,6 +20,7 @@ import {
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { CheckpointStore } from "./checkpoint-store.js";
 import { deterministicId } from "./deterministic-id.js";
+import { NatsLink } from "./nats-link.js";
 import { type Partition, ownsKey, partitionName } from "./partition.js";
 import type { Processor, ProcessorLogger } from "./processor.js";
 
@@ -43,6 +45,15 @@ export interface PartitionedConsumerOptions {
   batch?: number;
   /** `source` of the error events for malformed messages. */
   errorSource?: string;
+  /**
+   * Readiness: called with `false` and the reason when the consumer stops making progress (NATS down,
+   * its pull lost, no progress for `stallMs` with work in hand), with `true` once it makes progress again.
+   */
+  onHealth?: (ok: boolean, detail?: string) => void;
+  /** No progress for this long while messages are pending or one is in hand is a stall. Default 10 s. */
+  stallMs?: number;
+  /** How long one pull request lasts; the server's idle heartbeats (half of it) show it is alive. Default 10 s. */
+  pullExpiresMs?: number;
 }
 
 /** Counters of the consumer, read by `/metrics`. */
@@ -62,6 +73,14 @@ export interface ConsumerStats {
   pending: number;
 }
 
+/** Why the consumer is not making progress, since when, and whether it waits for a new pull to resume. */
+interface Stall {
+  readonly reason: string;
+  readonly since: number;
+  /** Resumes only with a consumer opened after the stall began (`#opens` then). */
+  readonly reopenAfter: number | null;
+}
+
 function keyOf(source: string, symbol: string): string {
   return `${source}\u0000${symbol}`;
 }
@@ -79,6 +98,12 @@ function keyOf(source: string, symbol: string): string {
  *   processed again and re-emit the same deterministic event ids (dropped as duplicates by JetStream in
  *   its 2-minute window, and by storage's idempotent writes after it).
  * - Symbols owned by other partitions are skipped without decoding.
+ * - Its own recovery, not the client's: when the connection drops, or the pull's idle heartbeats stop,
+ *   or messages are pending but none comes for `stallMs`, the consumer is closed and, once NATS is up,
+ *   opened again after the last message handled (the client's own re-pull after a server restart can
+ *   stay silent until two heartbeats are missed, ~30 s by default). A checkpoint whose connection drops
+ *   fails at once rather than at its request timeout. `onHealth` reports each stall with its reason and
+ *   the recovery, which is also logged once (what stalled, for how long).
  */
 export class PartitionedConsumer {
   readonly #o: PartitionedConsumerOptions;
@@ -99,8 +124,15 @@ export class PartitionedConsumer {
   #sinceCheckpoint = 0;
   #lastCheckpointAt = 0;
   #messages: ConsumerMessages | null = null;
+  #consumer: Consumer | null = null;
+  #link: NatsLink | null = null;
+  /** Consumers opened so far. */
+  #opens = 0;
+  #stall: Stall | null = null;
+  #lastProgressAt = 0;
   #loop: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
+  #watchdog: NodeJS.Timeout | null = null;
   #checkpointing: Promise<void> | null = null;
   #inMessage = false;
   #stopped = false;
@@ -126,6 +158,11 @@ export class PartitionedConsumer {
 
   async start(): Promise<void> {
     const { store, logger } = this.#o;
+    this.#stalled("starting", true);
+    this.#link = new NatsLink(this.#o.nc, {
+      onDisconnect: () => this.#reconsume("the NATS connection dropped"),
+      onReconnect: () => this.#report(),
+    });
     // MARKET is the connector's (NATS_STREAMS): it may not exist yet.
     const jsm = await jetstreamManager(this.#o.nc);
     const market = await whenStreamExists(MARKET_STREAM, () => jsm.streams.info(MARKET_STREAM), { logger });
@@ -141,24 +178,120 @@ export class PartitionedConsumer {
       { partition: this.#name, position: this.#stats.position, filter: this.#filter },
       "partition consumer starting",
     );
-    this.#messages = await this.#open(this.#stats.position + 1);
+    await this.#open();
     this.#loop = this.#run();
     const interval = this.#o.checkpointIntervalMs ?? 1000;
     this.#timer = setInterval(() => this.#idleCheckpoint(), Math.max(50, Math.floor(interval / 2)));
     this.#timer.unref();
+    this.#watchdog = setInterval(() => this.#watch(), Math.max(50, Math.floor(this.#stallMs / 4)));
+    this.#watchdog.unref();
   }
 
-  async #open(startSeq: number): Promise<ConsumerMessages> {
+  get #stallMs(): number {
+    return this.#o.stallMs ?? 10_000;
+  }
+
+  /** Opens an ordered consumer after the last message handled and starts reading it. */
+  async #open(): Promise<void> {
+    const previous = this.#consumer;
     const consumer = await this.#js.consumers.get(MARKET_STREAM, {
       filter_subjects: this.#filter,
       deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: Math.max(1, startSeq),
+      opt_start_seq: Math.max(1, this.#stats.position + 1),
     });
-    return consumer.consume({ max_messages: this.#o.batch ?? 1000 });
+    const messages = await consumer.consume({
+      max_messages: this.#o.batch ?? 1000,
+      expires: this.#o.pullExpiresMs ?? 10_000,
+    });
+    this.#consumer = consumer;
+    this.#messages = messages;
+    this.#opens++;
+    // The one it replaces, if the server still has it (it would expire on its own after 5 minutes).
+    previous?.delete().catch(() => undefined);
+    void this.#watchMessages(messages);
+    if ((await consumer.info(true)).num_pending === 0) this.#progressed(); // caught up: nothing to wait for
+  }
+
+  async #watchMessages(messages: ConsumerMessages): Promise<void> {
+    for await (const n of messages.status()) {
+      // The pull went silent (e.g. its consumer is gone): a new consumer, rather than the client's re-pull.
+      if (n.type === "heartbeats_missed" && messages === this.#messages) {
+        this.#reconsume(`the pull's idle heartbeats stopped (${n.count} missed)`);
+      }
+    }
+  }
+
+  /** Stalled for `reason`; with `reopen`, only a consumer opened after now resumes it. */
+  #stalled(reason: string, reopen: boolean): void {
+    const stall = this.#stall;
+    if (stall === null) {
+      this.#stall = { reason, since: Date.now(), reopenAfter: reopen ? this.#opens : null };
+    } else if (reopen && stall.reopenAfter === null) {
+      // Now the messages already in hand no longer end it either.
+      this.#stall = { reason, since: stall.since, reopenAfter: this.#opens };
+    }
+    this.#report();
+  }
+
+  /** Ends the current read: the loop handles what it holds, then opens a new consumer once NATS is up. */
+  #reconsume(reason: string): void {
+    if (this.#stopped) return;
+    this.#stalled(reason, true);
+    void this.#messages?.close().catch(() => undefined);
+  }
+
+  #report(): void {
+    const stall = this.#stall;
+    if (stall === null) {
+      this.#o.onHealth?.(true);
+      return;
+    }
+    const waiting = this.#link?.up === false ? "; waiting for NATS" : "";
+    this.#o.onHealth?.(false, `${stall.reason}${waiting}`);
+  }
+
+  /** A message handled, a checkpoint saved, or a consumer opened with nothing to read. */
+  #progressed(): void {
+    this.#lastProgressAt = Date.now();
+    const stall = this.#stall;
+    if (stall === null || (stall.reopenAfter !== null && this.#opens <= stall.reopenAfter)) return;
+    this.#stall = null;
+    if (stall.reason !== "starting") {
+      this.#o.logger.info(
+        {
+          partition: this.#name,
+          stalled: stall.reason,
+          stalled_ms: this.#lastProgressAt - stall.since,
+          position: this.#stats.position,
+        },
+        "partition consumer resumed",
+      );
+    }
+    this.#report();
+  }
+
+  /** Work in hand (a message, a checkpoint, messages known to be pending) and no progress for `stallMs`. */
+  #watch(): void {
+    if (this.#stopped || this.#stall !== null) return;
+    const blocked = this.#inMessage || this.#checkpointing !== null;
+    const now = Date.now();
+    if (!blocked && this.#stats.pending === 0) {
+      this.#lastProgressAt = now; // caught up: waiting is not stalling
+      return;
+    }
+    const idleMs = now - this.#lastProgressAt;
+    if (idleMs < this.#stallMs) return;
+    if (blocked) {
+      // Its own timeouts end it; a new consumer would not help.
+      this.#stalled(`${this.#inMessage ? "a message" : "a checkpoint"} in hand for ${idleMs} ms`, false);
+    } else {
+      this.#reconsume(`no message for ${idleMs} ms with ${this.#stats.pending} pending`);
+    }
   }
 
   async #run(): Promise<void> {
     while (!this.#stopped) {
+      let failed = false;
       try {
         for await (const msg of this.#messages!) {
           if (this.#stopped) break;
@@ -171,6 +304,7 @@ export class PartitionedConsumer {
           }
           this.#stats.position = msg.seq; // only once the message is fully handled
           this.#stats.pending = msg.info.pending;
+          this.#progressed();
           if (this.#checkpointDue()) await this.#runCheckpoint();
         }
         if (this.#stopped) break;
@@ -183,15 +317,29 @@ export class PartitionedConsumer {
           "partition consumer failed; rewinding to the last checkpoint",
         );
         this.#rewind();
+        this.#stalled(`the consumer failed (${errorText(err)})`, true);
+        failed = true;
       }
       await this.#messages?.close().catch(() => undefined);
       if (this.#stopped) break;
-      await new Promise((r) => setTimeout(r, 500));
+      if (failed) await new Promise((r) => setTimeout(r, 500));
+      await this.#reopen();
+    }
+    await this.#messages?.close().catch(() => undefined); // one opened while stopping
+  }
+
+  /** Opens a new consumer as soon as NATS is up (event-driven), retrying every 500 ms while it fails. */
+  async #reopen(): Promise<void> {
+    for (;;) {
+      await this.#link?.whenUp();
+      if (this.#stopped) return;
       try {
-        this.#messages = await this.#open(this.#stats.position + 1);
+        await this.#open();
+        return;
       } catch (err) {
         this.#o.logger.error({ err, partition: this.#name }, "could not reopen the consumer");
       }
+      await new Promise((r) => setTimeout(r, 500));
     }
   }
 
@@ -254,7 +402,7 @@ export class PartitionedConsumer {
 
   async #malformed(msg: JsMsg, err: unknown): Promise<void> {
     this.#stats.malformed++;
-    const error = err instanceof Error ? err.message : String(err);
+    const error = errorText(err);
     this.#o.logger.warn({ subject: msg.subject, seq: msg.seq, error }, "malformed message dead-lettered");
     const { bus } = this.#o;
     await bus.publishRaw(deadLetterSubject(msg.subject), msg.data);
@@ -273,6 +421,8 @@ export class PartitionedConsumer {
   }
 
   #checkpointDue(): boolean {
+    // Its requests could not be answered while NATS is down: it runs once NATS is back.
+    if (this.#link?.up === false) return false;
     return (
       this.#sinceCheckpoint >= (this.#o.checkpointEvery ?? 10_000) ||
       Date.now() - this.#lastCheckpointAt >= (this.#o.checkpointIntervalMs ?? 1000)
@@ -280,7 +430,7 @@ export class PartitionedConsumer {
   }
 
   #idleCheckpoint(): void {
-    if (this.#inMessage || this.#checkpointing || this.#stopped) return;
+    if (this.#inMessage || this.#checkpointing || this.#stopped || this.#link?.up === false) return;
     if (this.#stats.position === this.#savedPosition && this.#dirty.size === 0) return;
     if (Date.now() - this.#lastCheckpointAt < (this.#o.checkpointIntervalMs ?? 1000)) return;
     this.#runCheckpoint().catch((err: unknown) =>
@@ -316,15 +466,18 @@ export class PartitionedConsumer {
         state: processor.exportState(source, symbol) ?? null,
       };
     });
+    // A request the connection drops under can only end at its timeout: fail it at the drop instead.
+    const guard = <T>(work: Promise<T>) => this.#link?.guard(work) ?? work;
     try {
-      await store.saveKeys(entries);
-      await store.savePosition(this.#name, position);
+      await guard(store.saveKeys(entries));
+      await guard(store.savePosition(this.#name, position));
     } catch (err) {
       for (const key of keys) this.#dirty.add(key);
       throw err;
     }
     this.#savedPosition = position;
     this.#stats.checkpoints++;
+    this.#progressed();
   }
 
   /** Stops intake, finishes the message in hand and saves a final checkpoint (open candles included). */
@@ -332,6 +485,8 @@ export class PartitionedConsumer {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#watchdog) clearInterval(this.#watchdog);
+    this.#link?.stop();
     await this.#messages?.close().catch(() => undefined);
     await this.#loop;
     if (this.#checkpointing) await this.#checkpointing.catch(() => undefined);
@@ -341,4 +496,8 @@ export class PartitionedConsumer {
       "partition consumer stopped",
     );
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -1,6 +1,6 @@
 import type { EventBus, Subscription } from "@market-scraper/bus";
 import { type Clock, EventType, markProcessed } from "@market-scraper/events";
-import type { Logger } from "@market-scraper/runtime";
+import type { HealthState, Logger } from "@market-scraper/runtime";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type CheckpointStore, KvCheckpointStore } from "./checkpoint-store.js";
 import type { ProcessorConfig } from "./config.js";
@@ -12,6 +12,8 @@ import { OhlcvProcessor } from "./processors/ohlcv-processor.js";
 import { createBuiltInProcessors } from "./processors/registry.js";
 
 export const SERVICE_NAME = "processor-service";
+/** The `/readyz` check of the partition consumer: not ok while it cannot make progress, with why. */
+export const CONSUMER_HEALTH_CHECK = "consumer";
 
 export interface ProcessorServiceDeps {
   bus: EventBus;
@@ -28,6 +30,8 @@ export interface ProcessorServiceDeps {
   checkpointStore?: CheckpointStore;
   /** Processors run after the built-in ones named by `PROCESSORS`. */
   extraProcessors?: readonly Processor[];
+  /** Gets the `consumer` check (partitioned JetStream mode): see `CONSUMER_HEALTH_CHECK`. */
+  health?: HealthState;
 }
 
 export interface ProcessorService {
@@ -116,6 +120,7 @@ export function createProcessorService(deps: ProcessorServiceDeps): ProcessorSer
           checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS,
           checkpointEvery: config.CHECKPOINT_EVERY,
           errorSource: SERVICE_NAME,
+          onHealth: (ok, detail) => deps.health?.setCheck(CONSUMER_HEALTH_CHECK, ok, detail),
         });
         await consumer.start();
         return;

@@ -1,5 +1,6 @@
 import { NatsEventBus } from "@market-scraper/bus";
-import { type NatsServerHandle, startNats, waitFor } from "@market-scraper/testkit";
+import { type NatsServerHandle, makeTrade, startNats, waitFor } from "@market-scraper/testkit";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type KeyCheckpoint, MemoryCheckpointStore } from "../src/checkpoint-store.js";
 import { SINGLE_PARTITION } from "../src/partition.js";
@@ -71,6 +72,55 @@ describe("PartitionedConsumer", () => {
     const candles = (await readProcessed(bus.connection, "processed.ohlcv.>")).map(candleKey);
     expect(new Set(candles)).toEqual(expected);
     expect(candles).toHaveLength(expected.size);
+    await bus.close();
+  });
+
+  it("replaces a pull that went silent without a disconnect (its consumer deleted), not ready meanwhile", async () => {
+    const bus = await NatsEventBus.connect({ servers: nats.url });
+    const trade = (i: number) =>
+      makeTrade({
+        symbol: "SILENT-USD",
+        timestamp: new Date(Date.parse("2024-04-01T00:00:00.000Z") + i * 1000),
+        payload: { trade_id: `silent-${i}` },
+      });
+    const health: [boolean, string | undefined][] = [];
+    const resumed: object[] = [];
+    const consumer = new PartitionedConsumer({
+      nc: bus.connection,
+      bus,
+      processor: pipeline(),
+      store: new MemoryCheckpointStore(),
+      partition: SINGLE_PARTITION,
+      logger: {
+        ...silent,
+        info: (obj, msg) => void (msg === "partition consumer resumed" && resumed.push(obj)),
+      },
+      start: "new",
+      pullExpiresMs: 2000, // idle heartbeats every second
+      onHealth: (ok, detail) => health.push([ok, detail]),
+    });
+    await consumer.start();
+    await bus.publish(trade(0));
+    await waitFor(() => consumer.stats().processed === 1);
+    expect(health.at(-1)).toEqual([true, undefined]);
+
+    // The server loses the consumer (as after a restart without its memory consumers, or an operator's delete).
+    const before = health.length;
+    const jsm = await jetstreamManager(bus.connection);
+    for await (const info of jsm.consumers.list("MARKET")) await jsm.consumers.delete("MARKET", info.name);
+    for (let i = 1; i <= 5; i++) await bus.publish(trade(i));
+    await bus.flush();
+    await waitFor(() => consumer.stats().processed === 6, {
+      timeoutMs: 20_000,
+      message: "the trades published after the delete, processed",
+    });
+    const down = health.slice(before).filter(([ok]) => !ok);
+    expect(down.length).toBeGreaterThan(0);
+    expect(down[0]![1]).toMatch(/heartbeats stopped/);
+    await waitFor(() => health.at(-1)?.[0] === true);
+    expect(resumed).toHaveLength(1);
+    expect(resumed[0]).toMatchObject({ stalled: expect.stringMatching(/heartbeats stopped/) });
+    await consumer.stop();
     await bus.close();
   });
 });

@@ -96,9 +96,18 @@ export async function publishAll(bus: NatsEventBus, events: readonly StandardEve
 }
 
 /** Every event stored in the PROCESSED stream under `filter` (in stream order, duplicates kept). */
-export async function readProcessed(nc: NatsConnection, filter: string): Promise<StandardEvent[]> {
+export function readProcessed(nc: NatsConnection, filter: string): Promise<StandardEvent[]> {
+  return readStream(nc, "PROCESSED", filter);
+}
+
+/** Every event stored in `stream` under `filter` (in stream order, duplicates kept). */
+export async function readStream(
+  nc: NatsConnection,
+  stream: string,
+  filter: string,
+): Promise<StandardEvent[]> {
   const js = jetstream(nc);
-  const consumer = await js.consumers.get("PROCESSED", { filter_subjects: filter });
+  const consumer = await js.consumers.get(stream, { filter_subjects: filter });
   const info = await consumer.info();
   if (info.num_pending === 0) {
     await consumer.delete().catch(() => undefined);
