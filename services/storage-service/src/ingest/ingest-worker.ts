@@ -26,7 +26,7 @@ import type { Store } from "../store/store.js";
 import { insertIsolating } from "../store/insert-isolating.js";
 import { errorMessage } from "../store/store-error.js";
 import { decodeMessage } from "./decode.js";
-import { DATABASE_HEALTH_CHECK, insertWithRetry } from "./insert-retry.js";
+import { DATABASE_HEALTH_CHECK, DatabaseOutage, insertWithRetry } from "./insert-retry.js";
 import { Signal, sleep } from "./signal.js";
 
 /** A durable consumer exists with another filter: delete it or use another `STORAGE_DURABLE`. */
@@ -110,6 +110,8 @@ export class IngestWorker {
   readonly #o: Required<IngestOptions>;
   readonly #deps: IngestDeps;
   readonly #log: Logger;
+  /** Shared by the batches in flight: one outage, logged once. */
+  readonly #outage: DatabaseOutage;
   readonly #specs: ConsumerSpec[];
   readonly #buffer: Buffered[] = [];
   readonly #capacity: number;
@@ -129,6 +131,7 @@ export class IngestWorker {
   constructor(deps: IngestDeps, options: IngestOptions) {
     this.#deps = deps;
     this.#log = deps.logger.child({ component: "ingest" });
+    this.#outage = new DatabaseOutage({ metrics: deps.metrics, health: deps.health, log: this.#log });
     this.#o = {
       pullExpiresMs: 1000,
       ensureStreams: true,
@@ -339,8 +342,7 @@ export class IngestWorker {
     let lastWorking = performance.now();
     return insertWithRetry({
       insert: () => this.#insertIsolating(entries),
-      metrics: this.#deps.metrics,
-      health: this.#deps.health,
+      outage: this.#outage,
       log: this.#log,
       maxBackoffMs: this.#o.maxBackoffMs,
       shouldRetry: (err) => {

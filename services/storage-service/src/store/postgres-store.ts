@@ -12,7 +12,7 @@ import type {
   StoredPage,
 } from "./store.js";
 import { mergeMarkets, statsOf } from "./store-results.js";
-import { StoreError, errorMessage } from "./store-error.js";
+import { StoreError, errorMessage, postgresStoreError } from "./store-error.js";
 
 const DAY_US = 86_400_000_000;
 const DAY_MS = 86_400_000;
@@ -78,28 +78,6 @@ export interface PostgresStoreOptions {
   statementTimeoutMs?: number;
 }
 
-const TRANSIENT_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "40001", // serialization_failure
-  "40P01", // deadlock_detected
-  "55P03", // lock_not_available
-]);
-
-function isTransient(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && (TRANSIENT_CODES.has(code) || /^(08|53|57|58)/.test(code))) return true;
-  const message = errorMessage(err);
-  return /Connection terminated|connection error|timeout exceeded when trying to connect|Client was closed|not queryable/i.test(
-    message,
-  );
-}
-
 function dayName(day: number): string {
   return `events_p${new Date(day * DAY_MS).toISOString().slice(0, 10).replaceAll("-", "")}`;
 }
@@ -153,10 +131,7 @@ export class PostgresStore implements Store {
   }
 
   #wrap(err: unknown): StoreError {
-    if (err instanceof StoreError) return err;
-    if (isTransient(err))
-      return new StoreError("UNAVAILABLE", `database unavailable: ${errorMessage(err)}`, { cause: err });
-    return new StoreError("REJECTED", errorMessage(err), { cause: err });
+    return postgresStoreError(err);
   }
 
   async #transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -173,10 +148,13 @@ export class PostgresStore implements Store {
       await client.query("COMMIT");
       return result;
     } catch (err) {
+      const error = this.#wrap(err);
+      // A session from before an outage may keep its state (e.g. read-only): start afresh.
+      if (error.code === "UNAVAILABLE") broken = true;
       await client.query("ROLLBACK").catch(() => {
         broken = true;
       });
-      throw this.#wrap(err);
+      throw error;
     } finally {
       client.release(broken);
     }
