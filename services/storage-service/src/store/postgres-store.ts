@@ -63,6 +63,18 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
+/** A `\u0000` escape in JSON text: one preceded by an even number of backslashes (pairs are `\\`). */
+const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+/**
+ * The body as PostgreSQL can query it: `json` keeps text as received, but its operators cannot turn a
+ * `\u0000` escape into text (`body->'payload'->>'message'` fails with 22P05), so each one becomes
+ * `\ufffd` (U+FFFD, the replacement character). Nothing else changes; most bodies are returned as is.
+ */
+export function queryableJson(body: string): string {
+  return body.includes("\\u0000") ? body.replace(NUL_ESCAPE, "$1\\ufffd") : body;
+}
+
 /** ASCII record separator (chr(30)): never part of JSON text, so it splits a batch's bodies. */
 const BODY_SEPARATOR = "\u001e";
 
@@ -230,8 +242,9 @@ export class PostgresStore implements Store {
       cols[4]!.push(r.source);
       cols[5]!.push(r.symbol);
       cols[6]!.push(r.interval);
-      bodies.push(r.body);
-      if (r.body === "" || r.body.includes(BODY_SEPARATOR)) separable = false;
+      const body = queryableJson(r.body);
+      bodies.push(body);
+      if (body === "" || body.includes(BODY_SEPARATOR)) separable = false;
     }
     // The bodies go as one text that PostgreSQL splits, not as an array literal: pg's quoting of every
     // `"` and `\` in ~600 bytes of JSON per row was the storage service's largest single cost. The
