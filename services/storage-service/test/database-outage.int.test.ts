@@ -123,10 +123,10 @@ describe("storage ingest through database outages", () => {
     const js = jetstream(nc);
     const trades = makeTrades(2_000, { startMs: Date.now(), stepMs: 1 });
     const published: TradeEvent[] = [];
-    let phase: "before" | "outage" | "after" | "done" = "before";
+    const publishing = { on: true };
     const publisher = (async () => {
       for (const trade of trades) {
-        if (phase === "done") break;
+        if (!publishing.on) break;
         await js.publish(subjectFor(trade), encodeEvent(trade), { msgID: trade.event_id });
         published.push(trade);
         await sleep(PUBLISH_EVERY_MS);
@@ -136,13 +136,11 @@ describe("storage ingest through database outages", () => {
     await sleep(1_000);
     const beforeOutage = published.length;
     await outage.begin();
-    phase = "outage";
     await waitFor(() => !health.ready, { timeoutMs: OUTAGE_MS, message: "readiness off during the outage" });
     await sleep(OUTAGE_MS);
     await outage.end();
-    phase = "after";
     await sleep(1_000);
-    phase = "done";
+    publishing.on = false;
     await publisher;
     expect(published.length).toBeGreaterThan(beforeOutage);
 

@@ -207,7 +207,9 @@ describe("storage service with ingest over an EventBus", () => {
     expect(await counter(service.metrics.deadLetters)).toBe(0);
 
     connection!.pragma("query_only = 0");
-    await waitFor(async () => (await store.stats()).total_events === 6, { message: "stored after the outage" });
+    await waitFor(async () => (await store.stats()).total_events === 6, {
+      message: "stored after the outage",
+    });
     expect(await storedIds(store)).toEqual(trades.map((t) => t.event_id));
     expect(await counter(service.metrics.deadLetters)).toBe(0);
     expect(health.ready).toBe(true);
