@@ -24,6 +24,14 @@ describe("store error classification: an outage (the database) or a refused row"
     expect(err).toMatchObject({ code: "UNAVAILABLE", message: `database unavailable: ${message}` });
   });
 
+  it("any node system error (it has a syscall) is an outage", () => {
+    const err = Object.assign(new Error("connect EADDRNOTAVAIL"), {
+      code: "EADDRNOTAVAIL",
+      syscall: "connect",
+    });
+    expect(postgresStoreError(err).code).toBe("UNAVAILABLE");
+  });
+
   it.each(["Connection terminated unexpectedly", "timeout exceeded when trying to connect"])(
     "pg's '%s' (no SQLSTATE) is an outage",
     (message) => expect(postgresStoreError(new Error(message)).code).toBe("UNAVAILABLE"),

@@ -22,7 +22,7 @@ export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Node socket and resolver errors: the server cannot be reached. */
+/** Node socket and resolver errors: the server cannot be reached (also any error with a `syscall`). */
 const SOCKET_CODES = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
@@ -62,11 +62,12 @@ const PG_CLIENT_OUTAGE =
  */
 export function postgresStoreError(err: unknown): StoreError {
   if (err instanceof StoreError) return err;
-  const code = (err as { code?: unknown } | null)?.code;
+  const { code, syscall } = (err ?? {}) as { code?: unknown; syscall?: unknown };
   const outage =
-    typeof code === "string"
+    typeof syscall === "string" || // any node system error (socket, DNS, …)
+    (typeof code === "string"
       ? SOCKET_CODES.has(code) || PG_OUTAGE_CODES.has(code) || PG_OUTAGE_CLASSES.test(code)
-      : PG_CLIENT_OUTAGE.test(errorMessage(err));
+      : PG_CLIENT_OUTAGE.test(errorMessage(err)));
   return outage
     ? new StoreError("UNAVAILABLE", `database unavailable: ${errorMessage(err)}`, { cause: err })
     : new StoreError("REJECTED", errorMessage(err), { cause: err });
