@@ -339,29 +339,32 @@ export class IngestWorker {
   async #storeWithRetry(
     entries: { msg: JsMsg; row: EventRow }[],
   ): Promise<{ acked: JsMsg[]; inserted: number } | null> {
-    let lastWorking = performance.now();
-    return insertWithRetry({
-      insert: () => this.#insertIsolating(entries),
-      outage: this.#outage,
-      log: this.#log,
-      maxBackoffMs: this.#o.maxBackoffMs,
-      shouldRetry: (err) => {
-        if (!this.#stopping) return true;
-        this.#log.error(
-          { err, messages: entries.length },
-          "database failing at shutdown; handing messages back",
-        );
-        for (const { msg } of entries) msg.nak();
-        return false;
-      },
-      // Keep the server from redelivering what we still hold while the database is down.
-      beforeWait: () => {
-        if (performance.now() - lastWorking <= this.#o.ackWaitMs / 3) return;
-        for (const { msg } of entries) msg.working();
-        for (const { msg } of this.#buffer) msg.working();
-        lastWorking = performance.now();
-      },
-    });
+    // Keep the server from redelivering what we hold while the batch is written: an attempt may wait
+    // as long as the statement timeout (a locked table) and an outage as long as it lasts.
+    const keepAlive = setInterval(() => {
+      for (const { msg } of entries) msg.working();
+      for (const { msg } of this.#buffer) msg.working();
+    }, this.#o.ackWaitMs / 3);
+    keepAlive.unref();
+    try {
+      return await insertWithRetry({
+        insert: () => this.#insertIsolating(entries),
+        outage: this.#outage,
+        log: this.#log,
+        maxBackoffMs: this.#o.maxBackoffMs,
+        shouldRetry: (err) => {
+          if (!this.#stopping) return true;
+          this.#log.error(
+            { err, messages: entries.length },
+            "database failing at shutdown; handing messages back",
+          );
+          for (const { msg } of entries) msg.nak();
+          return false;
+        },
+      });
+    } finally {
+      clearInterval(keepAlive);
+    }
   }
 
   async #insertIsolating(

@@ -80,8 +80,6 @@ export interface InsertRetryOptions<T> {
   logContext?: Record<string, unknown>;
   /** After each failure (counted, readiness off): `false` gives up, and the result is `null`. */
   shouldRetry?: (err: unknown) => boolean;
-  /** Before each backoff wait (e.g. keep held messages from being redelivered). */
-  beforeWait?: () => void;
 }
 
 /**
@@ -107,7 +105,6 @@ export async function insertWithRetry<T>(o: InsertRetryOptions<T>): Promise<T | 
         { err: errorMessage(err), attempt: failures, retryInMs: delay, ...o.logContext },
         "batch insert failed; retrying",
       );
-      o.beforeWait?.();
       await sleep(delay * (0.75 + Math.random() * 0.5));
     }
   }
