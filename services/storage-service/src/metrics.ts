@@ -7,6 +7,8 @@ export interface StorageMetrics {
   readonly duplicates: Counter;
   readonly deadLetters: Counter<"reason">;
   readonly insertFailures: Counter<"code">;
+  readonly outageSeconds: Counter;
+  readonly databaseDown: Gauge;
   readonly batchSeconds: Histogram;
   readonly batchSize: Histogram;
   readonly buffered: Gauge;
@@ -43,6 +45,16 @@ export function createStorageMetrics(registry: Registry): StorageMetrics {
       name: "market_scraper_storage_insert_failures_total",
       help: "Batch inserts that failed and were retried, by store error code",
       labelNames: ["code"] as const,
+      registers,
+    }),
+    outageSeconds: new Counter({
+      name: "market_scraper_storage_database_outage_seconds_total",
+      help: "Time the database refused writes (an outage: batches held and retried, not dead-lettered)",
+      registers,
+    }),
+    databaseDown: new Gauge({
+      name: "market_scraper_storage_database_down",
+      help: "1 while the database refuses writes (readiness is off meanwhile), else 0",
       registers,
     }),
     batchSeconds: new Histogram({

@@ -1,8 +1,8 @@
-import { makeTrade, startPostgres } from "@market-scraper/testkit";
+import { makeError, makeTrade, startPostgres } from "@market-scraper/testkit";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { eventRow } from "../src/store/event-row.js";
-import { POSTGRES_MIGRATIONS, PostgresStore } from "../src/store/postgres-store.js";
+import { POSTGRES_MIGRATIONS, PostgresStore, queryableJson } from "../src/store/postgres-store.js";
 import { StoreError } from "../src/store/store-error.js";
 import { storeContract } from "./store-contract.js";
 
@@ -153,17 +153,50 @@ describe("PostgresStore specifics", () => {
     }
   });
 
+  it("stores an error event whose message holds \\u0000 so that body->'payload'->>'message' answers", async () => {
+    const db = await startPostgres();
+    const store = new PostgresStore({ url: db.url });
+    const client = new pg.Client({ connectionString: db.url });
+    try {
+      await store.migrate();
+      await client.connect();
+      const error = makeError({ payload: { message: "bad frame \u0000 from the exchange \\u0000" } });
+      const body = JSON.stringify(error);
+      expect(body).toContain("\\u0000");
+      expect(await store.insert([eventRow(error, "system", body)])).toBe(1);
+      const r = await client.query<{ message: string }>(
+        "SELECT body->'payload'->>'message' AS message FROM events WHERE event_id = $1",
+        [error.event_id],
+      );
+      // The NUL becomes U+FFFD; the text "\u0000" (an escaped backslash) stays as it was.
+      expect(r.rows).toEqual([{ message: "bad frame \ufffd from the exchange \\u0000" }]);
+    } finally {
+      await client.end();
+      await store.close();
+      await db.stop();
+    }
+  });
+
+  it("queryableJson replaces only real \\u0000 escapes", () => {
+    expect(queryableJson('{"a":"x"}')).toBe('{"a":"x"}');
+    expect(queryableJson(JSON.stringify({ a: "\u0000\u0000" }))).toBe('{"a":"\\ufffd\\ufffd"}');
+    expect(queryableJson(JSON.stringify({ a: "\\u0000" }))).toBe(JSON.stringify({ a: "\\u0000" }));
+    expect(JSON.parse(queryableJson(JSON.stringify({ a: "\\\u0000" })))).toEqual({ a: "\\\ufffd" });
+    expect(JSON.parse(queryableJson(JSON.stringify({ "k\u0000": 1 })))).toEqual({ "k\ufffd": 1 });
+  });
+
   it("reports rows the database refuses as REJECTED and an unreachable server as UNAVAILABLE", async () => {
     const db = await startPostgres();
     const store = new PostgresStore({ url: db.url });
     try {
       await store.migrate();
       const trade = makeTrade();
-      // A NUL escape is valid JSON that jsonb could not hold; the json body keeps it as received.
+      // A NUL escape is valid JSON that PostgreSQL's json operators cannot turn into text: it is
+      // stored as U+FFFD (see queryableJson), and the row is stored, not refused.
       const nul = { ...trade, note: "nul \u0000 byte" };
       expect(await store.insert([eventRow(trade, "market", JSON.stringify(nul))])).toBe(1);
       expect((await store.page({ order: "asc", limit: 1 })).events).toEqual([
-        JSON.parse(JSON.stringify(nul)),
+        { ...JSON.parse(JSON.stringify(nul)), note: "nul \ufffd byte" },
       ]);
       const bad = eventRow(makeTrade(), "market", '{"truncated": ');
       await expect(store.insert([bad])).rejects.toMatchObject({ code: "REJECTED" });

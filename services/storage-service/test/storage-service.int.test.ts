@@ -1,11 +1,5 @@
 import { EVENT_TYPES, type StandardEvent } from "@market-scraper/events";
-import {
-  HealthState,
-  createLogger,
-  createMetricsRegistry,
-  registerMicroService,
-  type Service,
-} from "@market-scraper/runtime";
+import { createLogger } from "@market-scraper/runtime";
 import {
   makeTrades,
   startNats,
@@ -17,12 +11,12 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type NatsConnection, connect } from "@nats-io/transport-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DATABASE_HEALTH_CHECK } from "../src/ingest/ingest-worker.js";
-import { type StorageService, createStorageService } from "../src/service.js";
+import type { StorageService } from "../src/service.js";
 import { PostgresStore } from "../src/store/postgres-store.js";
 import { SqliteStore } from "../src/store/sqlite-store.js";
 import type { Store } from "../src/store/store.js";
 import { StoreError } from "../src/store/store-error.js";
-import { publishAll, request, testConfig } from "./helpers.js";
+import { publishAll, request, startStorage } from "./helpers.js";
 
 const logger = createLogger({
   service: "storage-test",
@@ -67,31 +61,9 @@ describe("storage service on JetStream", () => {
     env: Record<string, string> = {},
     options: { micro?: boolean } = {},
   ) {
-    const health = new HealthState();
-    const connection = await connect({ servers: nats.url, noAsyncTraces: true });
-    let micro: Service | undefined;
-    if (options.micro !== false)
-      micro = await registerMicroService(connection, { name: "storage-service", version: "0.1.0" });
-    const service = createStorageService({
-      nc: connection,
-      store,
-      logger,
-      config: testConfig(env),
-      registry: createMetricsRegistry({ service: "storage-test", collectDefault: false }),
-      health,
-      ...(micro === undefined ? {} : { micro }),
-    });
-    await service.start();
-    let stopped = false;
-    const stop = async () => {
-      if (stopped) return;
-      stopped = true;
-      await service.stop();
-      await micro?.stop();
-      await connection.drain();
-    };
-    cleanups.push(stop);
-    return { service, health, stop };
+    const started = await startStorage(nats.url, store, { env, logger, ...options });
+    cleanups.push(started.stop);
+    return started;
   }
 
   async function counter(

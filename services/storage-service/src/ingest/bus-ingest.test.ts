@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { storageEnv } from "../config.js";
 import { type StorageService, createStorageService } from "../service.js";
 import type { EventRow } from "../store/event-row.js";
-import { SqliteStore } from "../store/sqlite-store.js";
+import { SqliteStore, type SqliteStoreOptions } from "../store/sqlite-store.js";
 import { StoreError } from "../store/store-error.js";
 import { DATABASE_HEALTH_CHECK } from "./ingest-worker.js";
 
@@ -27,8 +27,8 @@ class ControlledStore extends SqliteStore {
   rejectIds = new Set<string>();
   inserts: number[] = [];
 
-  constructor() {
-    super({ path: ":memory:" });
+  constructor(options: Omit<SqliteStoreOptions, "path"> = {}) {
+    super({ path: ":memory:", ...options });
   }
 
   override async insert(rows: readonly EventRow[]): Promise<number> {
@@ -60,9 +60,12 @@ function holdInserts(store: ControlledStore): () => void {
   };
 }
 
-async function start(env: Record<string, string> = {}, busOptions = {}): Promise<Running> {
+async function start(
+  env: Record<string, string> = {},
+  busOptions = {},
+  store = new ControlledStore(),
+): Promise<Running> {
   const bus = new MemoryEventBus(busOptions);
-  const store = new ControlledStore();
   const health = new HealthState();
   const service = createStorageService({
     ingest: { kind: "bus", bus },
@@ -184,6 +187,32 @@ describe("storage service with ingest over an EventBus", () => {
     await waitFor(async () => (await store.stats()).total_events === 4, { message: "stored after retries" });
     expect(health.snapshot().checks[DATABASE_HEALTH_CHECK]?.ok).toBe(true);
     expect(await storedIds(store)).toEqual(trades.map((t) => t.event_id));
+  });
+
+  it("holds the rows while SQLite is read-only (an outage, not bad rows), then stores them all", async () => {
+    let connection: Parameters<NonNullable<SqliteStoreOptions["onOpen"]>>[0] | undefined;
+    const { bus, store, health, service } = await start(
+      { STORAGE_MAX_BACKOFF: "20ms" },
+      {},
+      new ControlledStore({ onOpen: (db) => (connection = db) }),
+    );
+    connection!.pragma("query_only = 1");
+    const trades = makeTrades(6);
+    for (const trade of trades) await bus.publish(trade);
+    await waitFor(async () => (await counter(service.metrics.insertFailures)) >= 2, { message: "retries" });
+    expect(health.snapshot().checks[DATABASE_HEALTH_CHECK]).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/readonly/),
+    });
+    expect(await counter(service.metrics.deadLetters)).toBe(0);
+
+    connection!.pragma("query_only = 0");
+    await waitFor(async () => (await store.stats()).total_events === 6, {
+      message: "stored after the outage",
+    });
+    expect(await storedIds(store)).toEqual(trades.map((t) => t.event_id));
+    expect(await counter(service.metrics.deadLetters)).toBe(0);
+    expect(health.ready).toBe(true);
   });
 
   it("counts and skips a row the database rejects, keeping the rest of its batch", async () => {

@@ -13,7 +13,7 @@ import { type EventRow, eventRow } from "../store/event-row.js";
 import type { Store } from "../store/store.js";
 import { insertIsolating } from "../store/insert-isolating.js";
 import { errorMessage } from "../store/store-error.js";
-import { DATABASE_HEALTH_CHECK, insertWithRetry } from "./insert-retry.js";
+import { DATABASE_HEALTH_CHECK, DatabaseOutage, insertWithRetry } from "./insert-retry.js";
 import { Signal } from "./signal.js";
 
 export interface BusIngestOptions {
@@ -52,6 +52,8 @@ export class BusIngest {
   readonly #o: BusIngestOptions;
   readonly #deps: BusIngestDeps;
   readonly #log: Logger;
+  /** Shared by the batches in flight: one outage, logged once. */
+  readonly #outage: DatabaseOutage;
   readonly #stages: Stage[];
   readonly #buffer: { row: EventRow; at: number }[] = [];
   readonly #capacity: number;
@@ -66,6 +68,7 @@ export class BusIngest {
     this.#deps = deps;
     this.#o = options;
     this.#log = deps.logger.child({ component: "bus-ingest" });
+    this.#outage = new DatabaseOutage({ metrics: deps.metrics, health: deps.health, log: this.#log });
     const stages = new Set<Stage>();
     for (const subject of options.subjects) {
       const stage = subject.split(".")[0] as Stage;
@@ -170,8 +173,7 @@ export class BusIngest {
   #storeWithRetry(rows: EventRow[]): Promise<{ inserted: number; rejected: number }> {
     return insertWithRetry({
       insert: () => this.#insertIsolating(rows),
-      metrics: this.#deps.metrics,
-      health: this.#deps.health,
+      outage: this.#outage,
       log: this.#log,
       maxBackoffMs: this.#o.maxBackoffMs,
       logContext: { rows: rows.length },

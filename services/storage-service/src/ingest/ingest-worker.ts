@@ -26,7 +26,7 @@ import type { Store } from "../store/store.js";
 import { insertIsolating } from "../store/insert-isolating.js";
 import { errorMessage } from "../store/store-error.js";
 import { decodeMessage } from "./decode.js";
-import { DATABASE_HEALTH_CHECK, insertWithRetry } from "./insert-retry.js";
+import { DATABASE_HEALTH_CHECK, DatabaseOutage, insertWithRetry } from "./insert-retry.js";
 import { Signal, sleep } from "./signal.js";
 
 /** A durable consumer exists with another filter: delete it or use another `STORAGE_DURABLE`. */
@@ -112,6 +112,8 @@ export class IngestWorker {
   readonly #o: Required<IngestOptions>;
   readonly #deps: IngestDeps;
   readonly #log: Logger;
+  /** Shared by the batches in flight: one outage, logged once. */
+  readonly #outage: DatabaseOutage;
   readonly #specs: ConsumerSpec[];
   readonly #buffer: Buffered[] = [];
   readonly #capacity: number;
@@ -131,6 +133,7 @@ export class IngestWorker {
   constructor(deps: IngestDeps, options: IngestOptions) {
     this.#deps = deps;
     this.#log = deps.logger.child({ component: "ingest" });
+    this.#outage = new DatabaseOutage({ metrics: deps.metrics, health: deps.health, log: this.#log });
     this.#o = {
       pullExpiresMs: 1000,
       ensureStreams: true,
@@ -346,30 +349,32 @@ export class IngestWorker {
   async #storeWithRetry(
     entries: { msg: JsMsg; row: EventRow }[],
   ): Promise<{ acked: JsMsg[]; inserted: number } | null> {
-    let lastWorking = performance.now();
-    return insertWithRetry({
-      insert: () => this.#insertIsolating(entries),
-      metrics: this.#deps.metrics,
-      health: this.#deps.health,
-      log: this.#log,
-      maxBackoffMs: this.#o.maxBackoffMs,
-      shouldRetry: (err) => {
-        if (!this.#stopping) return true;
-        this.#log.error(
-          { err, messages: entries.length },
-          "database failing at shutdown; handing messages back",
-        );
-        for (const { msg } of entries) msg.nak();
-        return false;
-      },
-      // Keep the server from redelivering what we still hold while the database is down.
-      beforeWait: () => {
-        if (performance.now() - lastWorking <= this.#o.ackWaitMs / 3) return;
-        for (const { msg } of entries) msg.working();
-        for (const { msg } of this.#buffer) msg.working();
-        lastWorking = performance.now();
-      },
-    });
+    // Keep the server from redelivering what we hold while the batch is written: an attempt may wait
+    // as long as the statement timeout (a locked table) and an outage as long as it lasts.
+    const keepAlive = setInterval(() => {
+      for (const { msg } of entries) msg.working();
+      for (const { msg } of this.#buffer) msg.working();
+    }, this.#o.ackWaitMs / 3);
+    keepAlive.unref();
+    try {
+      return await insertWithRetry({
+        insert: () => this.#insertIsolating(entries),
+        outage: this.#outage,
+        log: this.#log,
+        maxBackoffMs: this.#o.maxBackoffMs,
+        shouldRetry: (err) => {
+          if (!this.#stopping) return true;
+          this.#log.error(
+            { err, messages: entries.length },
+            "database failing at shutdown; handing messages back",
+          );
+          for (const { msg } of entries) msg.nak();
+          return false;
+        },
+      });
+    } finally {
+      clearInterval(keepAlive);
+    }
   }
 
   async #insertIsolating(

@@ -12,7 +12,7 @@ import type {
   StoredPage,
 } from "./store.js";
 import { mergeMarkets, statsOf } from "./store-results.js";
-import { StoreError, errorMessage } from "./store-error.js";
+import { StoreError, errorMessage, postgresStoreError } from "./store-error.js";
 
 const DAY_US = 86_400_000_000;
 const DAY_MS = 86_400_000;
@@ -63,6 +63,18 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
+/** A `\u0000` escape in JSON text: one preceded by an even number of backslashes (pairs are `\\`). */
+const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+/**
+ * The body as PostgreSQL can query it: `json` keeps text as received, but its operators cannot turn a
+ * `\u0000` escape into text (`body->'payload'->>'message'` fails with 22P05), so each one becomes
+ * `\ufffd` (U+FFFD, the replacement character). Nothing else changes; most bodies are returned as is.
+ */
+export function queryableJson(body: string): string {
+  return body.includes("\\u0000") ? body.replace(NUL_ESCAPE, "$1\\ufffd") : body;
+}
+
 /** ASCII record separator (chr(30)): never part of JSON text, so it splits a batch's bodies. */
 const BODY_SEPARATOR = "\u001e";
 
@@ -76,28 +88,6 @@ export interface PostgresStoreOptions {
   retentionBatch?: number;
   /** Per statement. Default 30 s. */
   statementTimeoutMs?: number;
-}
-
-const TRANSIENT_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "40001", // serialization_failure
-  "40P01", // deadlock_detected
-  "55P03", // lock_not_available
-]);
-
-function isTransient(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && (TRANSIENT_CODES.has(code) || /^(08|53|57|58)/.test(code))) return true;
-  const message = errorMessage(err);
-  return /Connection terminated|connection error|timeout exceeded when trying to connect|Client was closed|not queryable/i.test(
-    message,
-  );
 }
 
 function dayName(day: number): string {
@@ -153,10 +143,7 @@ export class PostgresStore implements Store {
   }
 
   #wrap(err: unknown): StoreError {
-    if (err instanceof StoreError) return err;
-    if (isTransient(err))
-      return new StoreError("UNAVAILABLE", `database unavailable: ${errorMessage(err)}`, { cause: err });
-    return new StoreError("REJECTED", errorMessage(err), { cause: err });
+    return postgresStoreError(err);
   }
 
   async #transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -173,10 +160,13 @@ export class PostgresStore implements Store {
       await client.query("COMMIT");
       return result;
     } catch (err) {
+      const error = this.#wrap(err);
+      // A session from before an outage may keep its state (e.g. read-only): start afresh.
+      if (error.code === "UNAVAILABLE") broken = true;
       await client.query("ROLLBACK").catch(() => {
         broken = true;
       });
-      throw this.#wrap(err);
+      throw error;
     } finally {
       client.release(broken);
     }
@@ -252,8 +242,9 @@ export class PostgresStore implements Store {
       cols[4]!.push(r.source);
       cols[5]!.push(r.symbol);
       cols[6]!.push(r.interval);
-      bodies.push(r.body);
-      if (r.body === "" || r.body.includes(BODY_SEPARATOR)) separable = false;
+      const body = queryableJson(r.body);
+      bodies.push(body);
+      if (body === "" || body.includes(BODY_SEPARATOR)) separable = false;
     }
     // The bodies go as one text that PostgreSQL splits, not as an array literal: pg's quoting of every
     // `"` and `\` in ~600 bytes of JSON per row was the storage service's largest single cost. The

@@ -14,7 +14,7 @@ import type {
   StoredPage,
 } from "./store.js";
 import { mergeMarkets, statsOf } from "./store-results.js";
-import { StoreError, errorMessage } from "./store-error.js";
+import { sqliteStoreError } from "./store-error.js";
 
 interface Migration {
   readonly version: number;
@@ -55,6 +55,13 @@ export interface SqliteStoreOptions {
   path: string;
   /** Rows per retention DELETE. Default 10 000. */
   retentionBatch?: number;
+  /** How long a write waits for another connection's lock before failing as an outage. Default 5 s. */
+  busyTimeoutMs?: number;
+  /**
+   * Called with the open connection (`SqliteStore` only: a function cannot reach the worker thread).
+   * Tests use it to set connection-local pragmas (`max_page_count`, `query_only`) that simulate outages.
+   */
+  onOpen?: (db: Database.Database) => void;
 }
 
 const MAX_DELETE_ROUNDS = 50;
@@ -63,7 +70,6 @@ function add(where: string[], values: unknown[], condition: string, value: unkno
   where.push(condition);
   values.push(value);
 }
-const TRANSIENT = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|PROTOCOL|NOMEM)/;
 
 /**
  * Embedded store (better-sqlite3, WAL: other tools can read the file while we write). Calls are
@@ -81,20 +87,16 @@ export class SqliteStore implements Store {
     this.#db.pragma("journal_mode = WAL");
     // FULL: a batch is acked on JetStream once committed, so a commit must survive a power loss.
     this.#db.pragma("synchronous = FULL");
-    this.#db.pragma("busy_timeout = 5000");
+    this.#db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     this.#retentionBatch = options.retentionBatch ?? 10_000;
+    options.onOpen?.(this.#db);
   }
 
   #run<T>(fn: () => T): T {
     try {
       return fn();
     } catch (err) {
-      if (err instanceof StoreError) throw err;
-      const code = (err as { code?: unknown }).code;
-      if (typeof code === "string" && TRANSIENT.test(code)) {
-        throw new StoreError("UNAVAILABLE", `database unavailable: ${errorMessage(err)}`, { cause: err });
-      }
-      throw new StoreError("REJECTED", errorMessage(err), { cause: err });
+      throw sqliteStoreError(err);
     }
   }
 
