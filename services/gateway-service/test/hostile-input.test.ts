@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { createLogger } from "@market-scraper/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import type { z } from "zod";
@@ -66,5 +67,57 @@ describe("control characters in parameters", () => {
     expect(lines.filter((l) => l.level === "error" || l.level === "fatal" || l.err !== undefined)).toEqual(
       [],
     );
+  });
+});
+
+/** Sends `raw` on a fresh TCP connection and reads until the server closes it. */
+function rawExchange(url: string, raw: string): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    let text = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => (text += chunk));
+    socket.on("error", reject);
+    socket.on("close", () => {
+      const [head = "", body = ""] = text.split("\r\n\r\n", 2);
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), body });
+    });
+    socket.end(raw);
+  });
+}
+
+describe("answers before routing", () => {
+  it.each([
+    [
+      "headers over the size limit",
+      `GET /v1/markets HTTP/1.1\r\nhost: x\r\nx-big: ${"a".repeat(20_000)}\r\n\r\n`,
+      431,
+      "HEADERS_TOO_LARGE",
+    ],
+    [
+      "a URL over the header size limit",
+      `GET /v1/markets?source=${"a".repeat(20_000)} HTTP/1.1\r\nhost: x\r\n\r\n`,
+      431,
+      "HEADERS_TOO_LARGE",
+    ],
+    [
+      "a path parameter over its length limit",
+      `GET /v1/markets/${"A".repeat(300)}/trades HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`,
+      414,
+      "URI_TOO_LONG",
+    ],
+    [
+      "a bad URL encoding",
+      `GET /v1/markets/%E0%A4%A/trades HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`,
+      400,
+      "BAD_REQUEST",
+    ],
+    ["malformed HTTP", "GET /v1/markets HTTP/1.1\r\nbad header line\r\n\r\n", 400, "BAD_REQUEST"],
+  ])("%s is answered in the error format", async (_what, raw, status, code) => {
+    running = await startMemoryGateway(postgresLike([]));
+    const answer = await rawExchange(running.url, raw);
+    expect(answer.status).toBe(status);
+    expect(ErrorResponse.parse(JSON.parse(answer.body)).error.code).toBe(code);
   });
 });

@@ -10,7 +10,13 @@ type JsonObject = Record<string, unknown>;
 const REF = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 
 /** Every `/v1` route may answer these besides its own errors. */
-const V1_ERRORS: readonly GatewayErrorCode[] = ["RATE_LIMITED", "UNAVAILABLE", "INTERNAL"];
+const V1_ERRORS: readonly GatewayErrorCode[] = [
+  "URI_TOO_LONG",
+  "RATE_LIMITED",
+  "HEADERS_TOO_LARGE",
+  "UNAVAILABLE",
+  "INTERNAL",
+];
 const AUTH_ERRORS: readonly GatewayErrorCode[] = ["UNAUTHORIZED", "FORBIDDEN"];
 
 function pascal(type: EventType): string {
