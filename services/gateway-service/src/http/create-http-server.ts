@@ -84,7 +84,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     return503OnClosing: false,
     routerOptions: { maxParamLength: 256, ignoreTrailingSlash: true },
     // Router errors (a path parameter over maxParamLength: 414, a bad URL encoding: 400).
-    frameworkErrors: (error, _request, reply) => sendError(reply, toGatewayError(error)),
+    frameworkErrors: (error, _request, reply) => {
+      void sendError(reply, toGatewayError(error));
+    },
     clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
       const error = clientErrorAnswer(err, socket);
       if (error === undefined) return;
