@@ -90,6 +90,9 @@ export const gatewayEnv = baseServiceEnv(8080).extend({
   /** Requests per window and key (per client address while the API is open). */
   GATEWAY_RATE_LIMIT: positiveInt(600),
   GATEWAY_RATE_LIMIT_WINDOW: durationMs("1m"),
+  /** Failed authentications (missing or wrong key) per client address and window; more: 429. */
+  GATEWAY_AUTH_FAILURE_LIMIT: positiveInt(20),
+  GATEWAY_AUTH_FAILURE_WINDOW: durationMs("1m"),
   /** Origins allowed to call the API from a browser; `*` for any; empty: no CORS headers. */
   GATEWAY_CORS_ORIGINS: corsOrigins,
   /** Largest request body accepted, in bytes (larger: 413). */
@@ -102,6 +105,8 @@ export const gatewayEnv = baseServiceEnv(8080).extend({
   GATEWAY_STREAM_HIGH_WATER: positiveInt(262_144),
   /** Concurrent WebSocket + SSE clients per replica; more are refused with 503. */
   GATEWAY_STREAM_MAX_CLIENTS: positiveInt(10_000),
+  /** Concurrent WebSocket + SSE clients per client address; more are refused with 429. */
+  GATEWAY_STREAM_MAX_PER_ADDRESS: positiveInt(2_000),
   /** Subscriptions one WebSocket may hold. */
   GATEWAY_WS_MAX_SUBSCRIPTIONS: positiveInt(32),
   /** Largest WebSocket message accepted from a client, in bytes (larger: close 1009). */

@@ -8,6 +8,8 @@ export interface GatewayMetrics {
   readonly streamFramesSent: Counter<"transport">;
   readonly streamConflated: Counter<"transport">;
   readonly streamDisconnects: Counter<"transport" | "reason">;
+  readonly streamRefused: Counter<"reason">;
+  readonly authFailures: Counter<"outcome">;
   readonly liveEvents: Counter;
   readonly storageRequests: Counter<"endpoint" | "outcome">;
 }
@@ -50,6 +52,18 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       name: "market_scraper_gateway_stream_disconnects_total",
       help: "Stream clients gone, by reason (client, slow_consumer, shutdown, heartbeat_timeout)",
       labelNames: ["transport", "reason"],
+      registers,
+    }),
+    streamRefused: new Counter({
+      name: "market_scraper_gateway_stream_refused_total",
+      help: "Stream connections refused before they started, by reason (max_clients 503, max_per_address 429)",
+      labelNames: ["reason"],
+      registers,
+    }),
+    authFailures: new Counter({
+      name: "market_scraper_gateway_auth_failures_total",
+      help: "Failed authentications on /v1 (missing or wrong API key), by outcome (refused 401/403, throttled 429)",
+      labelNames: ["outcome"],
       registers,
     }),
     liveEvents: new Counter({

@@ -26,11 +26,14 @@ export type GatewayServiceConfig = Pick<
   | "GATEWAY_API_KEYS"
   | "GATEWAY_RATE_LIMIT"
   | "GATEWAY_RATE_LIMIT_WINDOW"
+  | "GATEWAY_AUTH_FAILURE_LIMIT"
+  | "GATEWAY_AUTH_FAILURE_WINDOW"
   | "GATEWAY_CORS_ORIGINS"
   | "GATEWAY_BODY_LIMIT"
   | "GATEWAY_STREAM_BUFFER"
   | "GATEWAY_STREAM_HIGH_WATER"
   | "GATEWAY_STREAM_MAX_CLIENTS"
+  | "GATEWAY_STREAM_MAX_PER_ADDRESS"
   | "GATEWAY_WS_MAX_SUBSCRIPTIONS"
   | "GATEWAY_WS_MAX_MESSAGE"
   | "GATEWAY_STREAM_HEARTBEAT"
@@ -87,7 +90,12 @@ export function createGatewayService(deps: GatewayServiceDeps): GatewayService {
   const metrics = createGatewayMetrics(registry);
   const storage = instrumentStorageClient(deps.storage, metrics.storageRequests);
   const apiKeys = new ApiKeys(config.GATEWAY_API_KEYS);
-  const hub = new StreamHub({ maxClients: config.GATEWAY_STREAM_MAX_CLIENTS, metrics });
+  const hub = new StreamHub({
+    maxClients: config.GATEWAY_STREAM_MAX_CLIENTS,
+    maxPerAddress: config.GATEWAY_STREAM_MAX_PER_ADDRESS,
+    metrics,
+  });
+  const clock = deps.clock === undefined ? {} : { clock: deps.clock };
 
   let server: FastifyInstance | undefined;
   let subscription: Subscription | undefined;
@@ -111,9 +119,16 @@ export function createGatewayService(deps: GatewayServiceDeps): GatewayService {
         limiter: new RateLimiter({
           limit: config.GATEWAY_RATE_LIMIT,
           windowMs: config.GATEWAY_RATE_LIMIT_WINDOW,
-          ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+          ...clock,
         }),
         windowMs: config.GATEWAY_RATE_LIMIT_WINDOW,
+        authFailures: new RateLimiter({
+          limit: config.GATEWAY_AUTH_FAILURE_LIMIT,
+          windowMs: config.GATEWAY_AUTH_FAILURE_WINDOW,
+          ...clock,
+        }),
+        authFailureWindowMs: config.GATEWAY_AUTH_FAILURE_WINDOW,
+        onAuthFailure: (outcome) => metrics.authFailures.inc({ outcome }),
         state: () => (isReady() ? "ready" : stopping ? "stopping" : "starting"),
       },
     });
@@ -139,6 +154,7 @@ export function createGatewayService(deps: GatewayServiceDeps): GatewayService {
         conflate,
       }),
       maxSubscriptions: config.GATEWAY_WS_MAX_SUBSCRIPTIONS,
+      maxPerAddress: config.GATEWAY_STREAM_MAX_PER_ADDRESS,
       closeGraceMs: config.GATEWAY_STREAM_CLOSE_GRACE,
       logger,
       metrics,

@@ -1,9 +1,10 @@
 import { connect } from "node:net";
 import { createLogger } from "@market-scraper/runtime";
+import { waitFor } from "@market-scraper/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { API_ROUTES, ErrorResponse, type StorageQueryRunner } from "../src/index.js";
-import { type MemoryGateway, startMemoryGateway } from "./helpers.js";
+import { type MemoryGateway, TestSocket, TestSse, startMemoryGateway } from "./helpers.js";
 
 // Hostile HTTP input (issue 18 item 5): every answer is a 4xx in the `{error:{code,message}}` shape,
 // nothing reaches storage, and nothing is logged as an error.
@@ -119,5 +120,91 @@ describe("answers before routing", () => {
     const answer = await rawExchange(running.url, raw);
     expect(answer.status).toBe(status);
     expect(ErrorResponse.parse(JSON.parse(answer.body)).error.code).toBe(code);
+  });
+});
+
+const KEY = "the-right-key-0123";
+
+/** The value of `name` on `/metrics` for the sample whose labels include `label` (e.g. `reason="x"`). */
+async function metric(url: string, name: string, label: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(label));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
+describe("failed authentication", () => {
+  it("is throttled per address: 60 wrong keys get 429s with Retry-After, a valid key still works", async () => {
+    running = await startMemoryGateway(async () => ({ data: [] }), {
+      config: { GATEWAY_API_KEYS: [{ key: KEY, rateLimit: null }] },
+    });
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 60; i++) {
+      const response = await fetch(`${running.url}/v1/markets`, {
+        headers: { "x-api-key": `wrong-key-${i}` },
+      });
+      statuses.push(response.status);
+      if (response.status === 429) {
+        retryAfter = response.headers.get("retry-after");
+        expect(ErrorResponse.parse(await response.json()).error.code).toBe("RATE_LIMITED");
+      } else await response.body?.cancel();
+    }
+    // Defaults: 20 failures per minute and address.
+    expect(statuses.slice(0, 20)).toEqual(Array(20).fill(403));
+    expect(statuses.slice(20)).toEqual(Array(40).fill(429));
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    const ok = await fetch(`${running.url}/v1/markets`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(ok.status).toBe(200);
+    const sample = "market_scraper_gateway_auth_failures_total";
+    expect(await metric(running.url, sample, 'outcome="throttled"')).toBe(40);
+    expect(await metric(running.url, sample, 'outcome="refused"')).toBe(20);
+  });
+});
+
+describe("stream connections", () => {
+  it("2,000 WebSocket upgrades from one address are not refused by the request limit (defaults)", async () => {
+    running = await startMemoryGateway(async () => ({ data: [] }));
+    const url = `${running.url.replace("http", "ws")}/v1/stream`;
+    const sockets: TestSocket[] = [];
+    try {
+      for (let batch = 0; batch < 20; batch++) {
+        sockets.push(...(await Promise.all(Array.from({ length: 100 }, () => TestSocket.open(url)))));
+      }
+      expect(running.gateway.streamClients).toBe(2000);
+      // The request limit (600 per minute by default) is untouched by them.
+      const response = await fetch(`${running.url}/v1/markets`);
+      expect(response.headers.get("ratelimit-remaining")).toBe("599");
+    } finally {
+      for (const socket of sockets) socket.close();
+    }
+  }, 120_000);
+
+  it("have a concurrent limit per address: the excess gets a 429 before the upgrade", async () => {
+    running = await startMemoryGateway(async () => ({ data: [] }), {
+      config: { GATEWAY_STREAM_MAX_PER_ADDRESS: 3 },
+    });
+    const ws = `${running.url.replace("http", "ws")}/v1/stream`;
+    const open = [
+      await TestSocket.open(ws),
+      await TestSocket.open(ws),
+      await TestSse.open(`${running.url}/v1/stream/sse`),
+    ];
+    try {
+      await expect(TestSocket.open(ws)).rejects.toThrow("upgrade refused: 429");
+      const sse = await fetch(`${running.url}/v1/stream/sse`);
+      expect(sse.status).toBe(429);
+      expect(ErrorResponse.parse(await sse.json()).error.message).toContain(
+        "3 concurrent streams per client address",
+      );
+      expect(
+        await metric(running.url, "market_scraper_gateway_stream_refused_total", 'reason="max_per_address"'),
+      ).toBe(2);
+      // One closes: there is room again.
+      open[0]!.close();
+      await waitFor(() => running!.gateway.streamClients === 2, { timeoutMs: 10_000, message: "the close" });
+      open[0] = await TestSocket.open(ws);
+    } finally {
+      for (const client of open) client.close();
+    }
   });
 });
