@@ -103,6 +103,11 @@ export const gatewayEnv = baseServiceEnv(8080).extend({
   GATEWAY_STREAM_BUFFER: positiveInt(1_000),
   /** Bytes a stream client may have in its socket buffer before events queue up. */
   GATEWAY_STREAM_HIGH_WATER: positiveInt(262_144),
+  /**
+   * Bytes all stream clients together may hold (queued events and socket buffers not yet flushed); past
+   * it the slowest clients are cut (close 1008) until the total is back under it. Bounds the memory.
+   */
+  GATEWAY_STREAM_MEMORY: positiveInt(67_108_864),
   /** Concurrent WebSocket + SSE clients per replica; more are refused with 503. */
   GATEWAY_STREAM_MAX_CLIENTS: positiveInt(10_000),
   /** Concurrent WebSocket + SSE clients per client address; more are refused with 429. */

@@ -14,6 +14,7 @@ import { registerApiRoutes } from "./http/register-api-routes.js";
 import { loadStaticAssets } from "./http/static-assets.js";
 import { instrumentStorageClient } from "./storage/instrumented-storage-client.js";
 import type { StorageClient } from "./storage/storage-client.js";
+import { StreamBudget } from "./stream/stream-budget.js";
 import { StreamHub } from "./stream/stream-hub.js";
 import { registerStreamRoutes } from "./stream/stream-routes.js";
 
@@ -33,6 +34,7 @@ export type GatewayServiceConfig = Pick<
   | "GATEWAY_STREAM_BUFFER"
   | "GATEWAY_STREAM_HIGH_WATER"
   | "GATEWAY_STREAM_MAX_CLIENTS"
+  | "GATEWAY_STREAM_MEMORY"
   | "GATEWAY_STREAM_MAX_PER_ADDRESS"
   | "GATEWAY_WS_MAX_SUBSCRIPTIONS"
   | "GATEWAY_WS_MAX_MESSAGE"
@@ -87,12 +89,14 @@ export function createGatewayService(deps: GatewayServiceDeps): GatewayService {
   const registry =
     deps.registry ?? createMetricsRegistry({ service: "gateway-service", collectDefault: false });
   const health = deps.health ?? new HealthState();
-  const metrics = createGatewayMetrics(registry);
+  const budget = new StreamBudget(config.GATEWAY_STREAM_MEMORY);
+  const metrics = createGatewayMetrics(registry, { streamBufferedBytes: () => budget.used });
   const storage = instrumentStorageClient(deps.storage, metrics.storageRequests);
   const apiKeys = new ApiKeys(config.GATEWAY_API_KEYS);
   const hub = new StreamHub({
     maxClients: config.GATEWAY_STREAM_MAX_CLIENTS,
     maxPerAddress: config.GATEWAY_STREAM_MAX_PER_ADDRESS,
+    budget,
     metrics,
   });
   const clock = deps.clock === undefined ? {} : { clock: deps.clock };
@@ -152,6 +156,7 @@ export function createGatewayService(deps: GatewayServiceDeps): GatewayService {
         highWaterBytes: config.GATEWAY_STREAM_HIGH_WATER,
         maxQueued: config.GATEWAY_STREAM_BUFFER,
         conflate,
+        budget,
       }),
       maxSubscriptions: config.GATEWAY_WS_MAX_SUBSCRIPTIONS,
       maxPerAddress: config.GATEWAY_STREAM_MAX_PER_ADDRESS,

@@ -1,11 +1,19 @@
 import type { StandardEvent } from "@market-scraper/events";
 import type { GatewayMetrics } from "../gateway-metrics.js";
 import { EventFrames } from "./event-frames.js";
+import type { StreamBudget } from "./stream-budget.js";
 
 export type StreamTransport = "ws" | "sse";
 
-/** Why a stream ended; the label of `market_scraper_gateway_stream_disconnects_total`. */
-export type DisconnectReason = "client" | "slow_consumer" | "shutdown" | "heartbeat_timeout";
+/**
+ * Why a stream ended; the label of `market_scraper_gateway_stream_disconnects_total`. `memory_budget`:
+ * cut, slowest first, because all clients together held more than `GATEWAY_STREAM_MEMORY`.
+ */
+export type DisconnectReason =
+  "client" | "slow_consumer" | "memory_budget" | "shutdown" | "heartbeat_timeout";
+
+/** Past its budget the hub cuts clients until their bytes are down to this share of it. */
+const SHED_TO = 0.9;
 
 /** One connected WebSocket or SSE client. */
 export interface StreamClient {
@@ -16,11 +24,16 @@ export interface StreamClient {
   heartbeat(): void;
   /** Ends the stream with a reason the client can read; idempotent. */
   close(reason: DisconnectReason): void;
+  /** Bytes held for this client (queued, and written but not flushed to its socket). */
+  readonly pendingBytes: number;
+  /** Destroys the socket now (after `close`), freeing what it still buffers. */
+  terminate(): void;
 }
 
 /**
  * Fans the gateway's one bus subscription out to its stream clients, in process. Each client has its
- * own bounded outbox, so fan-out is a loop of cheap, non-blocking `offer` calls.
+ * own bounded outbox, so fan-out is a loop of cheap, non-blocking `offer` calls. All outboxes count
+ * against one `StreamBudget`: past it, the hub cuts the slowest clients (most bytes held) first.
  */
 export class StreamHub {
   /** Each client and the address it connected from. */
@@ -29,11 +42,20 @@ export class StreamHub {
   readonly #maxClients: number;
   readonly #maxPerAddress: number;
   readonly #metrics: GatewayMetrics | undefined;
+  readonly #budget: StreamBudget | undefined;
+  /** Clients cut by the gateway whose sockets still hold bytes (they get the close grace to read them). */
+  readonly #leaving = new Set<StreamClient>();
   #closing = false;
 
-  constructor(options: { maxClients: number; maxPerAddress?: number; metrics?: GatewayMetrics }) {
+  constructor(options: {
+    maxClients: number;
+    maxPerAddress?: number;
+    budget?: StreamBudget;
+    metrics?: GatewayMetrics;
+  }) {
     this.#maxClients = options.maxClients;
     this.#maxPerAddress = options.maxPerAddress ?? options.maxClients;
+    this.#budget = options.budget;
     this.#metrics = options.metrics;
   }
 
@@ -68,8 +90,14 @@ export class StreamHub {
     const count = (this.#perAddress.get(address) ?? 1) - 1;
     if (count === 0) this.#perAddress.delete(address);
     else this.#perAddress.set(address, count);
+    if (reason !== "client" && client.pendingBytes > 0) this.#leaving.add(client);
     this.#metrics?.streamClients.dec({ transport: client.transport });
     this.#metrics?.streamDisconnects.inc({ transport: client.transport, reason });
+  }
+
+  /** Called by a client once its socket is gone (its bytes are freed). */
+  gone(client: StreamClient): void {
+    this.#leaving.delete(client);
   }
 
   publish(event: StandardEvent): void {
@@ -77,6 +105,31 @@ export class StreamHub {
     if (this.#clients.size === 0) return;
     const frames = new EventFrames(event);
     for (const client of this.#clients.keys()) client.offer(frames);
+    if (this.#budget?.over === true) this.#shed(this.#budget);
+  }
+
+  /**
+   * Brings the bytes held for clients back under the budget, to `SHED_TO` of it: first by cutting the
+   * slowest clients (most bytes held; their queues are freed at once, and the close frame goes out
+   * behind what their sockets hold), then, while still over, by destroying the sockets of the clients
+   * already cut that hold the most. So memory is bounded by the budget, and fast clients are kept.
+   */
+  #shed(budget: StreamBudget): void {
+    const target = budget.limitBytes * SHED_TO;
+    let toFree = budget.used - target;
+    const slowest = [...this.#clients.keys()].sort((a, b) => b.pendingBytes - a.pendingBytes);
+    for (const client of slowest) {
+      if (toFree <= 0 || client.pendingBytes === 0) break;
+      toFree -= client.pendingBytes;
+      client.close("memory_budget");
+    }
+    if (!budget.over) return;
+    const leaving = [...this.#leaving].sort((a, b) => b.pendingBytes - a.pendingBytes);
+    for (const client of leaving) {
+      if (budget.used <= target) break;
+      this.#leaving.delete(client);
+      client.terminate();
+    }
   }
 
   heartbeat(): void {
