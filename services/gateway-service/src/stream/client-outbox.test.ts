@@ -123,7 +123,7 @@ describe("ClientOutbox", () => {
     expect(transport.written).toEqual(["0123456789"]);
   });
 
-  it("counts queued and unflushed bytes against the shared budget, and gives them back", () => {
+  it("counts queued and buffered bytes against the shared budget, and gives them back", () => {
     const budget = new StreamBudget(100);
     const a = new FakeTransport();
     const b = new FakeTransport();

@@ -30,7 +30,8 @@ interface Entry {
  * queues up to `maxQueued` frames behind its socket, and one more overflows it (the caller disconnects
  * it), so a slow client costs bounded memory and never delays the others. With `conflate`, frames that
  * carry a key (latest-value data: tickers, books) replace their queued predecessor instead. The bytes
- * it holds (queued, and written but not yet flushed) count against the shared `StreamBudget`.
+ * it holds (queued, and in the transport's buffer) count against the shared `StreamBudget`, updated
+ * whenever they change here (push, flush, close), so the budget's total costs nothing to read.
  */
 export class ClientOutbox {
   readonly #transport: OutboxTransport;
@@ -43,7 +44,8 @@ export class ClientOutbox {
   #conflated = 0;
   #sent = 0;
   #queuedBytes = 0;
-  #inflightBytes = 0;
+  /** What this outbox counts in the budget now (`pendingBytes` when last looked at). */
+  #counted = 0;
 
   constructor(transport: OutboxTransport, options: ClientOutboxOptions) {
     this.#transport = transport;
@@ -55,9 +57,9 @@ export class ClientOutbox {
     return this.#queue.length - this.#head;
   }
 
-  /** Bytes this client holds: queued frames and frames written but not flushed yet. */
+  /** Bytes this client holds now: queued frames and what its transport buffers; 0 once released. */
   get pendingBytes(): number {
-    return this.#queuedBytes + this.#inflightBytes;
+    return this.#released ? 0 : this.#queuedBytes + this.#transport.buffered();
   }
 
   /** Frames replaced by a newer one with the same key. */
@@ -77,17 +79,18 @@ export class ClientOutbox {
   push(frame: string, key?: string, bytes: number = frame.length): "ok" | "conflated" | "overflow" {
     if (this.#closed) return "ok";
     if (this.queued === 0 && this.#transport.buffered() < this.#options.highWaterBytes) {
-      this.#write(frame, bytes);
+      this.#write(frame);
+      this.#recount();
       return "ok";
     }
     if (this.#options.conflate && key !== undefined) {
       const pending = this.#byKey.get(key);
       if (pending !== undefined) {
         this.#queuedBytes += bytes - pending.bytes;
-        this.#options.budget?.add(bytes - pending.bytes);
         pending.frame = frame;
         pending.bytes = bytes;
         this.#conflated++;
+        this.#recount();
         return "conflated";
       }
     }
@@ -103,13 +106,13 @@ export class ClientOutbox {
    */
   pushControl(frame: string): "ok" | "overflow" {
     if (this.#closed) return "ok";
-    const bytes = Buffer.byteLength(frame);
     if (this.queued === 0 && this.#transport.buffered() < this.#options.highWaterBytes) {
-      this.#write(frame, bytes);
+      this.#write(frame);
+      this.#recount();
       return "ok";
     }
     if (this.queued >= this.#options.maxQueued * 2) return "overflow";
-    this.#enqueue({ frame, bytes, key: undefined });
+    this.#enqueue({ frame, bytes: Buffer.byteLength(frame), key: undefined });
     return "ok";
   }
 
@@ -119,42 +122,33 @@ export class ClientOutbox {
     this.#queue = [];
     this.#head = 0;
     this.#byKey.clear();
-    this.#options.budget?.release(this.#queuedBytes);
     this.#queuedBytes = 0;
+    this.#recount();
   }
 
-  /**
-   * The transport is gone (socket closed or destroyed): what it had not flushed is freed with it, so
-   * its bytes go back to the budget now, whether or not its write callbacks ever run.
-   */
+  /** The transport is gone (socket closed or destroyed), and what it buffered with it: counts 0 now. */
   release(): void {
-    this.close();
-    if (this.#released) return;
     this.#released = true;
-    this.#options.budget?.release(this.#inflightBytes);
-    this.#inflightBytes = 0;
+    this.close();
   }
 
   #enqueue(entry: Entry): void {
     this.#queue.push(entry);
     this.#queuedBytes += entry.bytes;
-    this.#options.budget?.add(entry.bytes);
     if (entry.key !== undefined) this.#byKey.set(entry.key, entry);
+    this.#recount();
   }
 
-  #write(frame: string, bytes: number): void {
+  #recount(): void {
+    const now = this.pendingBytes;
+    if (now === this.#counted) return;
+    this.#options.budget?.add(now - this.#counted);
+    this.#counted = now;
+  }
+
+  #write(frame: string): void {
     this.#sent++;
-    if (!this.#released) {
-      this.#inflightBytes += bytes;
-      this.#options.budget?.add(bytes);
-    }
-    this.#transport.write(frame, () => {
-      if (!this.#released) {
-        this.#inflightBytes -= bytes;
-        this.#options.budget?.release(bytes);
-      }
-      this.#pump();
-    });
+    this.#transport.write(frame, () => this.#pump());
   }
 
   #pump(): void {
@@ -164,14 +158,13 @@ export class ClientOutbox {
       this.#head++;
       if (entry === undefined) continue;
       if (entry.key !== undefined && this.#byKey.get(entry.key) === entry) this.#byKey.delete(entry.key);
-      // From the queue to the socket: #write counts the same bytes again as written, not flushed.
       this.#queuedBytes -= entry.bytes;
-      this.#options.budget?.release(entry.bytes);
       if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
         this.#queue = this.#queue.slice(this.#head);
         this.#head = 0;
       }
-      this.#write(entry.frame, entry.bytes);
+      this.#write(entry.frame);
     }
+    this.#recount();
   }
 }

@@ -1,7 +1,7 @@
 /**
- * The bytes every stream client of this process holds: frames queued behind a socket and frames handed
- * to a socket that have not reached the kernel yet (each socket holds its own copy). The outboxes add
- * and release; the hub cuts the slowest clients when the total is over `limitBytes`
+ * The bytes every stream client of this process holds: frames queued behind a socket and what the socket
+ * buffers (not yet taken by the kernel; each socket holds its own copy). The outboxes keep their share
+ * up to date; the hub cuts the slowest clients when the total is over `limitBytes`
  * (`GATEWAY_STREAM_MEMORY`), so the gateway's memory under overload is bounded by configuration.
  */
 export class StreamBudget {

@@ -71,7 +71,7 @@ describe("StreamHub", () => {
     const event = markProcessed(makeTrade());
     let events = 0;
     while (clients[3]!.closedWith === undefined) {
-      hub.publish(event);
+      void hub.publish(event);
       events++;
     }
     // 5 events: 200 + 300 + 500 = 1000 bytes, at the budget; the 6th goes over it (1200).
@@ -85,7 +85,7 @@ describe("StreamHub", () => {
       ["slowest", "memory_budget", true],
     ]);
     expect(budget.used).toBe(600);
-    while (hub.size > 1) hub.publish(event);
+    while (hub.size > 1) void hub.publish(event);
     expect(clients.map((c) => c.closedWith ?? "open")).toEqual([
       "open",
       "memory_budget",

@@ -14,6 +14,8 @@ export type DisconnectReason =
 
 /** Past its budget the hub cuts clients until their bytes are down to this share of it. */
 const SHED_TO = 0.9;
+/** The event loop gets a turn after fan-out of this share of the budget (at least 64 KiB). */
+const YIELD_SHARE = 1 / 16;
 
 /** One connected WebSocket or SSE client. */
 export interface StreamClient {
@@ -24,7 +26,7 @@ export interface StreamClient {
   heartbeat(): void;
   /** Ends the stream with a reason the client can read; idempotent. */
   close(reason: DisconnectReason): void;
-  /** Bytes held for this client (queued, and written but not flushed to its socket). */
+  /** Bytes held for this client now (queued, and in its socket's buffer); 0 once its socket is gone. */
   readonly pendingBytes: number;
   /** Destroys the socket now (after `close`), freeing what it still buffers. */
   terminate(): void;
@@ -45,6 +47,9 @@ export class StreamHub {
   readonly #budget: StreamBudget | undefined;
   /** Clients cut by the gateway whose sockets still hold bytes (they get the close grace to read them). */
   readonly #leaving = new Set<StreamClient>();
+  readonly #yieldBytes: number;
+  /** Bytes fanned out since the event loop last had a turn. */
+  #burst = 0;
   #closing = false;
 
   constructor(options: {
@@ -56,6 +61,7 @@ export class StreamHub {
     this.#maxClients = options.maxClients;
     this.#maxPerAddress = options.maxPerAddress ?? options.maxClients;
     this.#budget = options.budget;
+    this.#yieldBytes = Math.max(65_536, (options.budget?.limitBytes ?? 64 * 1024 * 1024) * YIELD_SHARE);
     this.#metrics = options.metrics;
   }
 
@@ -100,36 +106,49 @@ export class StreamHub {
     this.#leaving.delete(client);
   }
 
-  publish(event: StandardEvent): void {
+  /**
+   * Offers an event to every client. Returns a promise (the bus awaits it) when the event loop should
+   * have a turn first: a socket write that the kernel took at once still holds its buffer until its
+   * callback runs on the next tick, so fanning out a backlog of events in one synchronous go would pin
+   * memory beyond any budget (and starve the sockets and the bus connection).
+   */
+  publish(event: StandardEvent): Promise<void> | undefined {
     this.#metrics?.liveEvents.inc();
-    if (this.#clients.size === 0) return;
+    if (this.#clients.size === 0) return undefined;
     const frames = new EventFrames(event);
     for (const client of this.#clients.keys()) client.offer(frames);
     if (this.#budget?.over === true) this.#shed(this.#budget);
+    this.#burst += frames.wsBytes * this.#clients.size;
+    if (this.#burst < this.#yieldBytes) return undefined;
+    this.#burst = 0;
+    return new Promise((resolve) => setImmediate(resolve));
   }
 
   /**
-   * Brings the bytes held for clients back under the budget, to `SHED_TO` of it: first by cutting the
-   * slowest clients (most bytes held; their queues are freed at once, and the close frame goes out
-   * behind what their sockets hold), then, while still over, by destroying the sockets of the clients
-   * already cut that hold the most. So memory is bounded by the budget, and fast clients are kept.
+   * Brings the bytes held for clients back under the budget, to `SHED_TO` of it. First the sockets of
+   * clients cut already are destroyed, most bytes first; then the slowest live clients (most bytes
+   * held) are cut: their queues are freed at once, and their sockets destroyed too while the memory is
+   * still needed (otherwise the close frame goes out behind what they hold). So memory is bounded by
+   * the budget, and fast clients (which hold next to nothing) are the last to go.
    */
   #shed(budget: StreamBudget): void {
     const target = budget.limitBytes * SHED_TO;
-    let toFree = budget.used - target;
-    const slowest = [...this.#clients.keys()].sort((a, b) => b.pendingBytes - a.pendingBytes);
-    for (const client of slowest) {
-      if (toFree <= 0 || client.pendingBytes === 0) break;
-      toFree -= client.pendingBytes;
-      client.close("memory_budget");
-    }
-    if (!budget.over) return;
     const leaving = [...this.#leaving].sort((a, b) => b.pendingBytes - a.pendingBytes);
     for (const client of leaving) {
-      if (budget.used <= target) break;
-      this.#leaving.delete(client);
-      client.terminate();
+      if (budget.used <= target) return;
+      this.#terminate(client);
     }
+    const slowest = [...this.#clients.keys()].sort((a, b) => b.pendingBytes - a.pendingBytes);
+    for (const client of slowest) {
+      if (budget.used <= target || client.pendingBytes === 0) return;
+      client.close("memory_budget");
+      if (budget.used > target) this.#terminate(client);
+    }
+  }
+
+  #terminate(client: StreamClient): void {
+    this.#leaving.delete(client);
+    client.terminate();
   }
 
   heartbeat(): void {
