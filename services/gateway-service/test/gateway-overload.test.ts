@@ -107,7 +107,8 @@ describe("gateway under overload", () => {
     try {
       const before = memoryOf(pid);
       resetPeak(pid);
-      const template = markProcessed(makeTrade({ payload: { trade_id: "x".repeat(200) } }));
+      const pad = Number(process.env.OVERLOAD_PAD ?? 200); // trade_id length: the frame size
+      const template = markProcessed(makeTrade({ payload: { trade_id: "x".repeat(pad) } }));
       await child.request({ type: "publish", template, count: events });
       for (const socket of fast) {
         await waitFor(() => socket.events().length === events, {
