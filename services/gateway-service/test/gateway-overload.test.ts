@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { markProcessed } from "@market-scraper/events";
 import { freePort, makeTrade, waitFor } from "@market-scraper/testkit";
 import { afterEach, describe, expect, it } from "vitest";
-import { REPO_ROOT, TestSocket, killWithTestProcess } from "./helpers.js";
+import { REPO_ROOT, TestSocket, killWithTestProcess, metricValue } from "./helpers.js";
 import type { OverloadReply, OverloadRequest } from "./overload-gateway.js";
 
 // Issue 18 item 7: with many clients that do not read and a high event rate, the gateway's memory is
@@ -75,14 +75,6 @@ async function startChild(env: Record<string, string>): Promise<Child> {
   };
 }
 
-async function metric(port: number, name: string, label: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return text
-    .split("\n")
-    .filter((l) => l.startsWith(`${name}{`) && l.includes(label))
-    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
-}
-
 describe("gateway under overload", () => {
   it("cuts the slowest clients and keeps its memory within the configured stream budget", async () => {
     // OVERLOAD_BUDGET_MIB=100000 shows the gateway without a bound (+270 MiB here, and this test fails).
@@ -92,6 +84,7 @@ describe("gateway under overload", () => {
     const events = 20_000;
     const child = await startChild({ GATEWAY_STREAM_MEMORY: String(budget) });
     const pid = child.process.pid!;
+    const gatewayUrl = `http://127.0.0.1:${child.port}`;
     const url = `ws://127.0.0.1:${child.port}/v1/stream`;
     const subscribe = async () => {
       const socket = await TestSocket.open(url);
@@ -124,19 +117,19 @@ describe("gateway under overload", () => {
       );
       // The fast clients have everything and are still connected; the slow ones are gone.
       expect(fast.map((s) => s.closed)).toEqual(fast.map(() => undefined));
-      const cut = await metric(
-        child.port,
+      const cut = await metricValue(
+        gatewayUrl,
         "market_scraper_gateway_stream_disconnects_total",
         'reason="memory_budget"',
       );
-      const overflowed = await metric(
-        child.port,
+      const overflowed = await metricValue(
+        gatewayUrl,
         "market_scraper_gateway_stream_disconnects_total",
         'reason="slow_consumer"',
       );
       expect(cut).toBeGreaterThan(0);
       expect(cut + overflowed).toBe(slowClients);
-      expect(await metric(child.port, "market_scraper_gateway_stream_clients", 'transport="ws"')).toBe(
+      expect(await metricValue(gatewayUrl, "market_scraper_gateway_stream_clients", 'transport="ws"')).toBe(
         fastClients,
       );
       // Memory: what the buffers may hold (the budget), twice for allocator slack, plus 32 MiB for the

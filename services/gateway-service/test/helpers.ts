@@ -421,6 +421,15 @@ export class TestSse {
   }
 }
 
+/** The sum of the samples of `name` on `${baseUrl}/metrics` whose labels include `label` (`reason="x"`). */
+export async function metricValue(baseUrl: string, name: string, label: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith(`${name}{`) && line.includes(label))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+}
+
 /** `fetch` with an API key header. */
 export function get(url: string, key?: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);

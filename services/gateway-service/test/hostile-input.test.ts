@@ -4,7 +4,7 @@ import { waitFor } from "@market-scraper/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { API_ROUTES, ErrorResponse, type StorageQueryRunner } from "../src/index.js";
-import { type MemoryGateway, TestSocket, TestSse, startMemoryGateway } from "./helpers.js";
+import { type MemoryGateway, TestSocket, TestSse, metricValue, startMemoryGateway } from "./helpers.js";
 
 // Hostile HTTP input (issue 18 item 5): every answer is a 4xx in the `{error:{code,message}}` shape,
 // nothing reaches storage, and nothing is logged as an error.
@@ -125,13 +125,6 @@ describe("answers before routing", () => {
 
 const KEY = "the-right-key-0123";
 
-/** The value of `name` on `/metrics` for the sample whose labels include `label` (e.g. `reason="x"`). */
-async function metric(url: string, name: string, label: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(label));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
-}
-
 describe("failed authentication", () => {
   it("is throttled per address: 60 wrong keys get 429s with Retry-After, a valid key still works", async () => {
     running = await startMemoryGateway(async () => ({ data: [] }), {
@@ -156,8 +149,8 @@ describe("failed authentication", () => {
     const ok = await fetch(`${running.url}/v1/markets`, { headers: { authorization: `Bearer ${KEY}` } });
     expect(ok.status).toBe(200);
     const sample = "market_scraper_gateway_auth_failures_total";
-    expect(await metric(running.url, sample, 'outcome="throttled"')).toBe(40);
-    expect(await metric(running.url, sample, 'outcome="refused"')).toBe(20);
+    expect(await metricValue(running.url, sample, 'outcome="throttled"')).toBe(40);
+    expect(await metricValue(running.url, sample, 'outcome="refused"')).toBe(20);
   });
 });
 
@@ -197,7 +190,11 @@ describe("stream connections", () => {
         "3 concurrent streams per client address",
       );
       expect(
-        await metric(running.url, "market_scraper_gateway_stream_refused_total", 'reason="max_per_address"'),
+        await metricValue(
+          running.url,
+          "market_scraper_gateway_stream_refused_total",
+          'reason="max_per_address"',
+        ),
       ).toBe(2);
       // One closes: there is room again.
       open[0]!.close();
