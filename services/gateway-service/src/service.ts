@@ -97,6 +97,7 @@ export function createGatewayService(deps: GatewayServiceDeps): GatewayService {
     maxClients: config.GATEWAY_STREAM_MAX_CLIENTS,
     maxPerAddress: config.GATEWAY_STREAM_MAX_PER_ADDRESS,
     budget,
+    burstEvents: Math.max(1, Math.floor(config.GATEWAY_STREAM_BUFFER / 2)),
     metrics,
   });
   const clock = deps.clock === undefined ? {} : { clock: deps.clock };

@@ -48,20 +48,29 @@ export class StreamHub {
   /** Clients cut by the gateway whose sockets still hold bytes (they get the close grace to read them). */
   readonly #leaving = new Set<StreamClient>();
   readonly #yieldBytes: number;
-  /** Bytes fanned out since the event loop last had a turn. */
+  readonly #yieldEvents: number;
+  /** Bytes and events fanned out since the event loop last had a turn. */
   #burst = 0;
+  #burstEvents = 0;
   #closing = false;
 
   constructor(options: {
     maxClients: number;
     maxPerAddress?: number;
     budget?: StreamBudget;
+    /**
+     * Events fanned out before the event loop gets a turn (default: no limit). Keep it under a client's
+     * queue (`GATEWAY_STREAM_BUFFER`): within one synchronous burst no socket flushes, so every client,
+     * fast or slow, queues the whole burst.
+     */
+    burstEvents?: number;
     metrics?: GatewayMetrics;
   }) {
     this.#maxClients = options.maxClients;
     this.#maxPerAddress = options.maxPerAddress ?? options.maxClients;
     this.#budget = options.budget;
     this.#yieldBytes = Math.max(65_536, (options.budget?.limitBytes ?? 64 * 1024 * 1024) * YIELD_SHARE);
+    this.#yieldEvents = options.burstEvents ?? Number.POSITIVE_INFINITY;
     this.#metrics = options.metrics;
   }
 
@@ -119,8 +128,10 @@ export class StreamHub {
     for (const client of this.#clients.keys()) client.offer(frames);
     if (this.#budget?.over === true) this.#shed(this.#budget);
     this.#burst += frames.wsBytes * this.#clients.size;
-    if (this.#burst < this.#yieldBytes) return undefined;
+    this.#burstEvents++;
+    if (this.#burst < this.#yieldBytes && this.#burstEvents < this.#yieldEvents) return undefined;
     this.#burst = 0;
+    this.#burstEvents = 0;
     return new Promise((resolve) => setImmediate(resolve));
   }
 
