@@ -90,6 +90,9 @@ export const gatewayEnv = baseServiceEnv(8080).extend({
   /** Requests per window and key (per client address while the API is open). */
   GATEWAY_RATE_LIMIT: positiveInt(600),
   GATEWAY_RATE_LIMIT_WINDOW: durationMs("1m"),
+  /** Failed authentications (missing or wrong key) per client address and window; more: 429. */
+  GATEWAY_AUTH_FAILURE_LIMIT: positiveInt(20),
+  GATEWAY_AUTH_FAILURE_WINDOW: durationMs("1m"),
   /** Origins allowed to call the API from a browser; `*` for any; empty: no CORS headers. */
   GATEWAY_CORS_ORIGINS: corsOrigins,
   /** Largest request body accepted, in bytes (larger: 413). */
@@ -100,8 +103,15 @@ export const gatewayEnv = baseServiceEnv(8080).extend({
   GATEWAY_STREAM_BUFFER: positiveInt(1_000),
   /** Bytes a stream client may have in its socket buffer before events queue up. */
   GATEWAY_STREAM_HIGH_WATER: positiveInt(262_144),
+  /**
+   * Bytes all stream clients together may hold (queued events and socket buffers not yet flushed); past
+   * it the slowest clients are cut (close 1008) until the total is back under it. Bounds the memory.
+   */
+  GATEWAY_STREAM_MEMORY: positiveInt(67_108_864),
   /** Concurrent WebSocket + SSE clients per replica; more are refused with 503. */
   GATEWAY_STREAM_MAX_CLIENTS: positiveInt(10_000),
+  /** Concurrent WebSocket + SSE clients per client address; more are refused with 429. */
+  GATEWAY_STREAM_MAX_PER_ADDRESS: positiveInt(2_000),
   /** Subscriptions one WebSocket may hold. */
   GATEWAY_WS_MAX_SUBSCRIPTIONS: positiveInt(32),
   /** Largest WebSocket message accepted from a client, in bytes (larger: close 1009). */

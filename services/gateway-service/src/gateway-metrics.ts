@@ -8,11 +8,20 @@ export interface GatewayMetrics {
   readonly streamFramesSent: Counter<"transport">;
   readonly streamConflated: Counter<"transport">;
   readonly streamDisconnects: Counter<"transport" | "reason">;
+  readonly streamRefused: Counter<"reason">;
+  readonly streamBufferedBytes: Gauge;
+  readonly authFailures: Counter<"outcome">;
   readonly liveEvents: Counter;
   readonly storageRequests: Counter<"endpoint" | "outcome">;
 }
 
-export function createGatewayMetrics(registry: Registry): GatewayMetrics {
+/** Values read when `/metrics` is scraped. */
+export interface GatewayMetricSources {
+  /** Bytes held for stream clients (the `StreamBudget`'s total). */
+  streamBufferedBytes?: () => number;
+}
+
+export function createGatewayMetrics(registry: Registry, sources: GatewayMetricSources = {}): GatewayMetrics {
   const registers = [registry];
   return {
     httpRequests: new Counter({
@@ -48,8 +57,28 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     }),
     streamDisconnects: new Counter({
       name: "market_scraper_gateway_stream_disconnects_total",
-      help: "Stream clients gone, by reason (client, slow_consumer, shutdown, heartbeat_timeout)",
+      help: "Stream clients gone, by reason (client, slow_consumer, memory_budget, shutdown, heartbeat_timeout)",
       labelNames: ["transport", "reason"],
+      registers,
+    }),
+    streamBufferedBytes: new Gauge({
+      name: "market_scraper_gateway_stream_buffered_bytes",
+      help: "Bytes held for stream clients (queued events and unflushed socket buffers), against GATEWAY_STREAM_MEMORY",
+      registers,
+      collect() {
+        if (sources.streamBufferedBytes !== undefined) this.set(sources.streamBufferedBytes());
+      },
+    }),
+    streamRefused: new Counter({
+      name: "market_scraper_gateway_stream_refused_total",
+      help: "Stream connections refused before they started, by reason (max_clients 503, max_per_address 429)",
+      labelNames: ["reason"],
+      registers,
+    }),
+    authFailures: new Counter({
+      name: "market_scraper_gateway_auth_failures_total",
+      help: "Failed authentications on /v1 (missing or wrong API key), by outcome (refused 401/403, throttled 429)",
+      labelNames: ["outcome"],
       registers,
     }),
     liveEvents: new Counter({

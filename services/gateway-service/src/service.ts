@@ -14,6 +14,7 @@ import { registerApiRoutes } from "./http/register-api-routes.js";
 import { loadStaticAssets } from "./http/static-assets.js";
 import { instrumentStorageClient } from "./storage/instrumented-storage-client.js";
 import type { StorageClient } from "./storage/storage-client.js";
+import { StreamBudget } from "./stream/stream-budget.js";
 import { StreamHub } from "./stream/stream-hub.js";
 import { registerStreamRoutes } from "./stream/stream-routes.js";
 
@@ -26,11 +27,15 @@ export type GatewayServiceConfig = Pick<
   | "GATEWAY_API_KEYS"
   | "GATEWAY_RATE_LIMIT"
   | "GATEWAY_RATE_LIMIT_WINDOW"
+  | "GATEWAY_AUTH_FAILURE_LIMIT"
+  | "GATEWAY_AUTH_FAILURE_WINDOW"
   | "GATEWAY_CORS_ORIGINS"
   | "GATEWAY_BODY_LIMIT"
   | "GATEWAY_STREAM_BUFFER"
   | "GATEWAY_STREAM_HIGH_WATER"
   | "GATEWAY_STREAM_MAX_CLIENTS"
+  | "GATEWAY_STREAM_MEMORY"
+  | "GATEWAY_STREAM_MAX_PER_ADDRESS"
   | "GATEWAY_WS_MAX_SUBSCRIPTIONS"
   | "GATEWAY_WS_MAX_MESSAGE"
   | "GATEWAY_STREAM_HEARTBEAT"
@@ -84,10 +89,18 @@ export function createGatewayService(deps: GatewayServiceDeps): GatewayService {
   const registry =
     deps.registry ?? createMetricsRegistry({ service: "gateway-service", collectDefault: false });
   const health = deps.health ?? new HealthState();
-  const metrics = createGatewayMetrics(registry);
+  const budget = new StreamBudget(config.GATEWAY_STREAM_MEMORY);
+  const metrics = createGatewayMetrics(registry, { streamBufferedBytes: () => budget.used });
   const storage = instrumentStorageClient(deps.storage, metrics.storageRequests);
   const apiKeys = new ApiKeys(config.GATEWAY_API_KEYS);
-  const hub = new StreamHub({ maxClients: config.GATEWAY_STREAM_MAX_CLIENTS, metrics });
+  const hub = new StreamHub({
+    maxClients: config.GATEWAY_STREAM_MAX_CLIENTS,
+    maxPerAddress: config.GATEWAY_STREAM_MAX_PER_ADDRESS,
+    budget,
+    burstEvents: Math.max(1, Math.floor(config.GATEWAY_STREAM_BUFFER / 2)),
+    metrics,
+  });
+  const clock = deps.clock === undefined ? {} : { clock: deps.clock };
 
   let server: FastifyInstance | undefined;
   let subscription: Subscription | undefined;
@@ -111,9 +124,16 @@ export function createGatewayService(deps: GatewayServiceDeps): GatewayService {
         limiter: new RateLimiter({
           limit: config.GATEWAY_RATE_LIMIT,
           windowMs: config.GATEWAY_RATE_LIMIT_WINDOW,
-          ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+          ...clock,
         }),
         windowMs: config.GATEWAY_RATE_LIMIT_WINDOW,
+        authFailures: new RateLimiter({
+          limit: config.GATEWAY_AUTH_FAILURE_LIMIT,
+          windowMs: config.GATEWAY_AUTH_FAILURE_WINDOW,
+          ...clock,
+        }),
+        authFailureWindowMs: config.GATEWAY_AUTH_FAILURE_WINDOW,
+        onAuthFailure: (outcome) => metrics.authFailures.inc({ outcome }),
         state: () => (isReady() ? "ready" : stopping ? "stopping" : "starting"),
       },
     });
@@ -137,8 +157,10 @@ export function createGatewayService(deps: GatewayServiceDeps): GatewayService {
         highWaterBytes: config.GATEWAY_STREAM_HIGH_WATER,
         maxQueued: config.GATEWAY_STREAM_BUFFER,
         conflate,
+        budget,
       }),
       maxSubscriptions: config.GATEWAY_WS_MAX_SUBSCRIPTIONS,
+      maxPerAddress: config.GATEWAY_STREAM_MAX_PER_ADDRESS,
       closeGraceMs: config.GATEWAY_STREAM_CLOSE_GRACE,
       logger,
       metrics,

@@ -1,41 +1,23 @@
-import { MemoryEventBus } from "@market-scraper/bus";
 import { markProcessed } from "@market-scraper/events";
-import { HealthState } from "@market-scraper/runtime";
 import { makeTicker, makeTrade } from "@market-scraper/testkit";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  ErrorResponse,
-  type GatewayService,
-  LocalStorageClient,
-  type StorageQueryRunner,
-  createGatewayService,
-  toGatewayError,
-} from "../src/index.js";
-import { TestSocket, gatewayConfig, getJson, logger } from "./helpers.js";
+import { ErrorResponse, type GatewayService, type StorageQueryRunner, toGatewayError } from "../src/index.js";
+import { type MemoryGateway, TestSocket, getJson, startMemoryGateway } from "./helpers.js";
 
 // The gateway over MemoryEventBus and an in-process storage client, as `standalone` will run it.
 
-let gateway: GatewayService | undefined;
-let bus: MemoryEventBus | undefined;
+let running: MemoryGateway | undefined;
+let bus: MemoryGateway["bus"] | undefined;
 
 async function start(run: StorageQueryRunner): Promise<GatewayService> {
-  bus = new MemoryEventBus();
-  gateway = createGatewayService({
-    bus,
-    storage: new LocalStorageClient(run),
-    logger,
-    health: new HealthState(),
-    host: "127.0.0.1",
-    config: gatewayConfig(),
-  });
-  await gateway.start();
-  return gateway;
+  running = await startMemoryGateway(run);
+  bus = running.bus;
+  return running.gateway;
 }
 
 afterEach(async () => {
-  await gateway?.stop();
-  await bus?.close();
-  gateway = undefined;
+  await running?.stop();
+  running = undefined;
 });
 
 const error = (code: string, message: string) => Object.assign(new Error(message), { code });

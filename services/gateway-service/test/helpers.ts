@@ -5,15 +5,17 @@ import { type IncomingMessage, request as httpRequest } from "node:http";
 import { type Socket, connect as netConnect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { NatsEventBus } from "@market-scraper/bus";
+import { MemoryEventBus, NatsEventBus } from "@market-scraper/bus";
 import { type StandardEvent, markProcessed } from "@market-scraper/events";
-import { HealthState, type Logger, createLogger, parseEnv } from "@market-scraper/runtime";
+import { HealthState, type Logger, type Registry, createLogger, parseEnv } from "@market-scraper/runtime";
 import { freePort, waitFor } from "@market-scraper/testkit";
 import { type ClientOptions, WebSocket } from "ws";
 import {
   type GatewayService,
   type GatewayServiceConfig,
+  LocalStorageClient,
   NatsStorageClient,
+  type StorageQueryRunner,
   createGatewayService,
   gatewayEnv,
 } from "../src/index.js";
@@ -186,6 +188,40 @@ export async function startGateway(
     gateway,
     bus,
     health,
+    url: gateway.url,
+    async stop() {
+      await gateway.stop();
+      await bus.close();
+    },
+  };
+}
+
+export interface MemoryGateway {
+  readonly gateway: GatewayService;
+  readonly bus: MemoryEventBus;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** The gateway over MemoryEventBus and an in-process storage client, as `standalone` runs it. */
+export async function startMemoryGateway(
+  run: StorageQueryRunner,
+  options: { config?: Partial<GatewayServiceConfig>; registry?: Registry; logger?: Logger } = {},
+): Promise<MemoryGateway> {
+  const bus = new MemoryEventBus();
+  const gateway = createGatewayService({
+    bus,
+    storage: new LocalStorageClient(run),
+    logger: options.logger ?? logger,
+    health: new HealthState(),
+    host: "127.0.0.1",
+    config: gatewayConfig(options.config),
+    ...(options.registry === undefined ? {} : { registry: options.registry }),
+  });
+  await gateway.start();
+  return {
+    gateway,
+    bus,
     url: gateway.url,
     async stop() {
       await gateway.stop();
@@ -383,6 +419,15 @@ export class TestSse {
   close(): void {
     this.#request.destroy();
   }
+}
+
+/** The sum of the samples of `name` on `${baseUrl}/metrics` whose labels include `label` (`reason="x"`). */
+export async function metricValue(baseUrl: string, name: string, label: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith(`${name}{`) && line.includes(label))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
 }
 
 /** `fetch` with an API key header. */

@@ -39,12 +39,19 @@ export function normalizeTime(raw: string): string | undefined {
   return raw.endsWith("Z") ? raw : new Date(ms).toISOString();
 }
 
+/**
+ * Every string parameter starts here: C0 control characters (NUL above all, which PostgreSQL cannot
+ * store or compare) and DEL are refused with a 400 before anything reaches storage.
+ */
+// eslint-disable-next-line no-control-regex
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
+const text = () => z.string().regex(NO_CONTROL, "must not contain control characters (such as NUL)");
+
 const TIME_HINT =
   "must be an ISO-8601 time such as 2024-01-15T10:30:00Z (an offset or a plain date also work)";
 
 const timeParam = (description: string) =>
-  z
-    .string()
+  text()
     .meta({ format: "date-time", description, examples: ["2024-01-15T10:30:00Z"] })
     .transform((raw, ctx) => {
       const time = normalizeTime(raw);
@@ -55,8 +62,7 @@ const timeParam = (description: string) =>
       return time;
     });
 
-const limitParam = z
-  .string()
+const limitParam = text()
   .meta({
     type: "integer",
     minimum: 1,
@@ -86,9 +92,8 @@ const marketStageParam = oneOf(["market", "processed"] as const).meta({
     "processed (default): events that went through the processors; market: as the connectors published them",
 });
 const textParam = (description: string) =>
-  z.string().min(1, "must not be empty").max(128, "must be at most 128 characters").meta({ description });
-const cursorParam = z
-  .string()
+  text().min(1, "must not be empty").max(128, "must be at most 128 characters").meta({ description });
+const cursorParam = text()
   .min(1, "must not be empty")
   .max(512, "is not a cursor returned by this API")
   .meta({ description: "the next_cursor of the previous page" });
@@ -101,8 +106,7 @@ const intervalParam = Interval.meta({
 });
 
 function listParam<T extends string>(description: string, item: z.ZodType<T>) {
-  return z
-    .string()
+  return text()
     .meta({ description: `${description}, comma-separated` })
     .transform((raw, ctx): T[] => {
       const values: T[] = [];
@@ -167,8 +171,7 @@ export const EventsParams = z
   .superRefine(checkRange);
 
 export const SymbolPath = z.strictObject({
-  symbol: z
-    .string()
+  symbol: text()
     .min(1, "must not be empty")
     .max(128, "must be at most 128 characters")
     .meta({ description: "normalized symbol, e.g. BTC-USD (URL-encoded)" }),
@@ -215,8 +218,7 @@ const streamCommon = {
   conflate: flagParam(
     "when the client falls behind, keep only the latest ticker and order book per source and symbol instead of disconnecting",
   ).optional(),
-  api_key: z
-    .string()
+  api_key: text()
     .max(256)
     .meta({ description: "API key, for clients that cannot send headers (browsers' EventSource, WebSocket)" })
     .optional(),

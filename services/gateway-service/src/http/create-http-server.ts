@@ -1,6 +1,8 @@
 import fastifyCors from "@fastify/cors";
 import fastifyHelmet from "@fastify/helmet";
 import fastifyWebsocket from "@fastify/websocket";
+import type { Socket } from "node:net";
+import { STATUS_CODES } from "node:http";
 import type { Logger } from "@market-scraper/runtime";
 import Fastify, {
   type FastifyBaseLogger,
@@ -38,6 +40,23 @@ const CSP_DIRECTIVES = {
   formAction: ["'self'"],
 };
 
+/**
+ * Errors Node's HTTP parser raises before there is a request (headers or URL over the header size
+ * limit, a request that took too long, malformed HTTP), answered on the raw socket in the error
+ * format instead of fastify's own body, then the connection is closed.
+ */
+function clientErrorAnswer(err: NodeJS.ErrnoException, socket: Socket): GatewayError | undefined {
+  if (err.code === "ECONNRESET" || socket.destroyed) return undefined;
+  switch (err.code) {
+    case "HPE_HEADER_OVERFLOW":
+      return new GatewayError("HEADERS_TOO_LARGE", "the request line and headers exceed the size limit");
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return new GatewayError("REQUEST_TIMEOUT", "the request was not received in time");
+    default:
+      return new GatewayError("BAD_REQUEST", "malformed HTTP request");
+  }
+}
+
 export function sendError(reply: FastifyReply, error: GatewayError): FastifyReply {
   return reply
     .code(error.status)
@@ -64,6 +83,25 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     // Requests that arrive while closing still get the hooks (and a 503 in our error format on /v1).
     return503OnClosing: false,
     routerOptions: { maxParamLength: 256, ignoreTrailingSlash: true },
+    // Router errors (a path parameter over maxParamLength: 414, a bad URL encoding: 400).
+    frameworkErrors: (error, _request, reply) => {
+      void sendError(reply, toGatewayError(error));
+    },
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
+      const error = clientErrorAnswer(err, socket);
+      if (error === undefined) return;
+      httpLogger.debug({ code: err.code, status: error.status }, "client error");
+      metrics.httpRequests.inc({ method: "unparsed", route: "unparsed", status: String(error.status) });
+      if (socket.writable) {
+        const body = JSON.stringify(error.toBody());
+        socket.write(
+          `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? "Error"}\r\n` +
+            `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+            `cache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy();
+    },
   });
   // Size first: an oversize request is refused before anything reads its body.
   server.addHook("onRequest", async (request, reply) => {

@@ -10,7 +10,13 @@ type JsonObject = Record<string, unknown>;
 const REF = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 
 /** Every `/v1` route may answer these besides its own errors. */
-const V1_ERRORS: readonly GatewayErrorCode[] = ["RATE_LIMITED", "UNAVAILABLE", "INTERNAL"];
+const V1_ERRORS: readonly GatewayErrorCode[] = [
+  "URI_TOO_LONG",
+  "RATE_LIMITED",
+  "HEADERS_TOO_LARGE",
+  "UNAVAILABLE",
+  "INTERNAL",
+];
 const AUTH_ERRORS: readonly GatewayErrorCode[] = ["UNAUTHORIZED", "FORBIDDEN"];
 
 function pascal(type: EventType): string {
@@ -94,7 +100,7 @@ Server frames:
 - \`{"type":"pong"}\`
 - \`{"type":"error","error":{"code","message"}}\` for a bad message (codes BAD_REQUEST, NOT_FOUND, LIMIT_EXCEEDED); the socket stays open.
 
-Close codes: 1008 \`SLOW_CONSUMER\` (the client did not keep up: more than GATEWAY_STREAM_BUFFER events waited for it), 1001 \`SHUTTING_DOWN\`, 1009 (a message larger than GATEWAY_WS_MAX_MESSAGE). With \`conflate=true\`, a client that falls behind gets only the latest ticker and order book per source and symbol instead of being cut for them.`;
+Close codes: 1008 \`SLOW_CONSUMER\` (the client did not keep up: more than GATEWAY_STREAM_BUFFER events waited for it, or it was among the slowest while the gateway's stream buffers were at GATEWAY_STREAM_MEMORY), 1001 \`SHUTTING_DOWN\`, 1009 (a message larger than GATEWAY_WS_MAX_MESSAGE). With \`conflate=true\`, a client that falls behind gets only the latest ticker and order book per source and symbol instead of being cut for them.`;
 
 const SSE_DESCRIPTION = `Server-sent events with the same filters as the WebSocket (comma-separated lists).
 The stream starts with \`event: subscribed\` (the filter), then one unnamed message per event (\`id:\` the event_id, \`data:\` the event JSON), \`: ping\` comments as keep-alive, and ends with \`event: close\` and \`data: {"error":{"code","message"}}\` (SLOW_CONSUMER, SHUTTING_DOWN) when the gateway closes it.`;

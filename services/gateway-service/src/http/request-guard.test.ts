@@ -23,6 +23,8 @@ function options(over: Partial<RequestGuardOptions> = {}): RequestGuardOptions {
     apiKeys: new ApiKeys([{ key: "good-key-123", rateLimit: 2 }]),
     limiter: new RateLimiter({ limit: 5, windowMs: 60_000, clock: () => 0 }),
     windowMs: 60_000,
+    authFailures: new RateLimiter({ limit: 3, windowMs: 60_000, clock: () => 0 }),
+    authFailureWindowMs: 60_000,
     state: () => "ready",
     ...over,
   };
@@ -56,10 +58,10 @@ describe("guardRequest", () => {
       url: "/v1/stream/sse?api_key=good-key-123",
       query: { api_key: "good-key-123" },
     });
-    expect(guardRequest(stream, opts).headers).toEqual({
-      "ratelimit-limit": "2",
-      "ratelimit-remaining": "1",
-      "ratelimit-reset": "60",
+    // Accepted under the key (streams are not rate limited per request, so no RateLimit-* headers).
+    expect(guardRequest(stream, opts)).toEqual({
+      caller: { id: expect.stringMatching(/^key:/) as unknown, rateLimit: 2 },
+      headers: {},
     });
   });
 
@@ -74,6 +76,38 @@ describe("guardRequest", () => {
     for (let i = 0; i < 5; i++) guardRequest(request(), open);
     expect(codeOf(() => guardRequest(request(), open))).toBe("RATE_LIMITED");
     expect(guardRequest(request({ ip: "10.0.0.2" }), open).caller.id).toBe("ip:10.0.0.2");
+  });
+});
+
+describe("failed authentication", () => {
+  it("is throttled per address after the limit, without touching valid keys or other addresses", () => {
+    const outcomes: string[] = [];
+    const opts = options({ onAuthFailure: (outcome) => outcomes.push(outcome) });
+    const wrong = (ip: string) => request({ ip, headers: { "x-api-key": "wrong-key-1" } });
+    const codes = Array.from({ length: 5 }, () => codeOf(() => guardRequest(wrong("10.0.0.1"), opts)));
+    expect(codes).toEqual(["FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "RATE_LIMITED", "RATE_LIMITED"]);
+    expect(codeOf(() => guardRequest(request(), opts))).toBe("RATE_LIMITED"); // no key: a failure too
+    expect(outcomes).toEqual(["refused", "refused", "refused", "throttled", "throttled", "throttled"]);
+    try {
+      guardRequest(wrong("10.0.0.1"), opts);
+    } catch (error) {
+      expect((error as GatewayError).headers).toEqual({ "retry-after": "60" });
+    }
+    // The same address with the right key, and another address with a wrong one, go on as before.
+    const good = request({ ip: "10.0.0.1", headers: { authorization: "Bearer good-key-123" } });
+    expect(guardRequest(good, opts).caller.id).toMatch(/^key:/);
+    expect(codeOf(() => guardRequest(wrong("10.0.0.2"), opts))).toBe("FORBIDDEN");
+  });
+});
+
+describe("stream endpoints", () => {
+  it("are not rate limited per request (they have connection limits of their own)", () => {
+    const opts = options({ apiKeys: new ApiKeys([]) });
+    for (let i = 0; i < 20; i++) {
+      expect(guardRequest(request({ url: "/v1/stream" }), opts).headers).toEqual({});
+      expect(guardRequest(request({ url: "/v1/stream/sse?symbols=BTC-USD" }), opts).headers).toEqual({});
+    }
+    expect(guardRequest(request(), opts).headers["ratelimit-remaining"]).toBe("4");
   });
 });
 

@@ -15,6 +15,11 @@ export interface RequestGuardOptions {
   readonly apiKeys: ApiKeys;
   readonly limiter: RateLimiter;
   readonly windowMs: number;
+  /** Failed authentications (missing or wrong key) counted per client address; past the limit: 429. */
+  readonly authFailures: RateLimiter;
+  readonly authFailureWindowMs: number;
+  /** Told of every failed authentication: `refused` (401/403) or `throttled` (429). */
+  readonly onAuthFailure?: (outcome: "refused" | "throttled") => void;
   /** `ready`: serve `/v1`; otherwise 503, saying whether the gateway is stopping or starting. */
   readonly state: () => "ready" | "starting" | "stopping";
 }
@@ -30,8 +35,29 @@ export function isStream(url: string): boolean {
 }
 
 /**
- * The checks every `/v1` request passes, in order: ready (503), API key (401/403), rate limit (429).
- * Returns the caller and the `RateLimit-*` headers for the answer; throws a `GatewayError` otherwise.
+ * A failed authentication: 401/403 while the client address has failures left in its window, then
+ * 429 with `Retry-After` until the window ends. Valid keys and other addresses are not affected.
+ */
+function authFailure(request: GuardedRequest, options: RequestGuardOptions, refusal: GatewayError): never {
+  const decision = options.authFailures.take(`ip:${request.ip}`);
+  if (decision.allowed) {
+    options.onAuthFailure?.("refused");
+    throw refusal;
+  }
+  options.onAuthFailure?.("throttled");
+  throw new GatewayError(
+    "RATE_LIMITED",
+    `too many failed authentications from this address (${decision.limit} per ` +
+      `${options.authFailureWindowMs / 1000} s); retry in ${decision.resetSeconds} s`,
+    { headers: { "retry-after": String(decision.resetSeconds) } },
+  );
+}
+
+/**
+ * The checks every `/v1` request passes, in order: ready (503), API key (401/403, 429 after too many
+ * failures from one address), rate limit (429). The stream endpoints are not rate limited per request:
+ * they have their own concurrent connection limits (`StreamHub`). Returns the caller and the
+ * `RateLimit-*` headers for the answer; throws a `GatewayError` otherwise.
  */
 export function guardRequest(
   request: GuardedRequest,
@@ -48,15 +74,15 @@ export function guardRequest(
   let caller: Caller;
   switch (check.kind) {
     case "missing":
-      throw new GatewayError(
-        "UNAUTHORIZED",
-        "an API key is required: Authorization: Bearer <key> or x-api-key",
-        {
+      return authFailure(
+        request,
+        options,
+        new GatewayError("UNAUTHORIZED", "an API key is required: Authorization: Bearer <key> or x-api-key", {
           headers: { "www-authenticate": 'Bearer realm="market-scraper"' },
-        },
+        }),
       );
     case "invalid":
-      throw new GatewayError("FORBIDDEN", "the API key is not valid");
+      return authFailure(request, options, new GatewayError("FORBIDDEN", "the API key is not valid"));
     case "open":
       caller = { id: `ip:${request.ip}`, rateLimit: null };
       break;
@@ -64,6 +90,7 @@ export function guardRequest(
       caller = check.caller;
       break;
   }
+  if (isStream(request.url)) return { caller, headers: {} };
   const decision = options.limiter.take(caller.id, caller.rateLimit ?? undefined);
   const headers = {
     "ratelimit-limit": String(decision.limit),

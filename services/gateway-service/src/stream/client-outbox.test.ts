@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ClientOutbox, type OutboxTransport } from "./client-outbox.js";
+import { StreamBudget } from "./stream-budget.js";
 
 /** A socket whose buffer empties only when the test says so. */
 class FakeTransport implements OutboxTransport {
@@ -120,5 +121,28 @@ describe("ClientOutbox", () => {
     outbox.pushControl("c");
     transport.drain();
     expect(transport.written).toEqual(["0123456789"]);
+  });
+
+  it("counts queued and buffered bytes against the shared budget, and gives them back", () => {
+    const budget = new StreamBudget(100);
+    const a = new FakeTransport();
+    const b = new FakeTransport();
+    const one = new ClientOutbox(a, { ...options, budget });
+    const two = new ClientOutbox(b, { ...options, budget, conflate: true });
+    one.push("0123456789"); // written, not flushed
+    one.push("abc");
+    one.push("de", undefined, 5); // a frame's UTF-8 size when the caller knows it
+    two.push("0123456789");
+    two.push("btc-1", "BTC");
+    two.push("btc-22", "BTC"); // conflated: the newer size replaces the older
+    expect([one.pendingBytes, two.pendingBytes, budget.used]).toEqual([18, 16, 34]);
+    a.drain(); // "abc" and "de" went to the socket and were flushed with it
+    expect([one.pendingBytes, budget.used]).toEqual([0, 16]);
+    two.close(); // the queue is freed now, the socket's bytes when it is gone
+    expect([two.pendingBytes, budget.used]).toEqual([10, 10]);
+    two.release();
+    b.drain(); // late write callbacks do not count twice
+    expect([two.pendingBytes, budget.used]).toEqual([0, 0]);
+    expect(budget.over).toBe(false);
   });
 });

@@ -1,3 +1,5 @@
+import type { StreamBudget } from "./stream-budget.js";
+
 /** Where an outbox writes: a WebSocket or an HTTP response (SSE). */
 export interface OutboxTransport {
   /** Bytes handed to the transport that have not reached the kernel yet. */
@@ -13,10 +15,13 @@ export interface ClientOutboxOptions {
   maxQueued: number;
   /** Replace a queued frame that has the same conflation key instead of queueing another. */
   conflate: boolean;
+  /** The process-wide budget the outbox's bytes count against (queued and not yet flushed). */
+  budget?: StreamBudget;
 }
 
 interface Entry {
   frame: string;
+  bytes: number;
   key: string | undefined;
 }
 
@@ -24,7 +29,9 @@ interface Entry {
  * The bounded send buffer of one stream client. A client that reads fast never queues; a slow one
  * queues up to `maxQueued` frames behind its socket, and one more overflows it (the caller disconnects
  * it), so a slow client costs bounded memory and never delays the others. With `conflate`, frames that
- * carry a key (latest-value data: tickers, books) replace their queued predecessor instead.
+ * carry a key (latest-value data: tickers, books) replace their queued predecessor instead. The bytes
+ * it holds (queued, and in the transport's buffer) count against the shared `StreamBudget`, updated
+ * whenever they change here (push, flush, close), so the budget's total costs nothing to read.
  */
 export class ClientOutbox {
   readonly #transport: OutboxTransport;
@@ -33,8 +40,12 @@ export class ClientOutbox {
   #head = 0;
   readonly #byKey = new Map<string, Entry>();
   #closed = false;
+  #released = false;
   #conflated = 0;
   #sent = 0;
+  #queuedBytes = 0;
+  /** What this outbox counts in the budget now (`pendingBytes` when last looked at). */
+  #counted = 0;
 
   constructor(transport: OutboxTransport, options: ClientOutboxOptions) {
     this.#transport = transport;
@@ -44,6 +55,11 @@ export class ClientOutbox {
   /** Frames waiting behind the transport. */
   get queued(): number {
     return this.#queue.length - this.#head;
+  }
+
+  /** Bytes this client holds now: queued frames and what its transport buffers; 0 once released. */
+  get pendingBytes(): number {
+    return this.#released ? 0 : this.#queuedBytes + this.#transport.buffered();
   }
 
   /** Frames replaced by a newer one with the same key. */
@@ -60,24 +76,26 @@ export class ClientOutbox {
    * Sends or queues a frame. Returns `conflated` when it replaced a queued one, `overflow` when the
    * client is too slow (nothing is queued then; the caller should disconnect it), otherwise `ok`.
    */
-  push(frame: string, key?: string): "ok" | "conflated" | "overflow" {
+  push(frame: string, key?: string, bytes: number = frame.length): "ok" | "conflated" | "overflow" {
     if (this.#closed) return "ok";
     if (this.queued === 0 && this.#transport.buffered() < this.#options.highWaterBytes) {
       this.#write(frame);
+      this.#recount();
       return "ok";
     }
     if (this.#options.conflate && key !== undefined) {
       const pending = this.#byKey.get(key);
       if (pending !== undefined) {
+        this.#queuedBytes += bytes - pending.bytes;
         pending.frame = frame;
+        pending.bytes = bytes;
         this.#conflated++;
+        this.#recount();
         return "conflated";
       }
     }
     if (this.queued >= this.#options.maxQueued) return "overflow";
-    const entry: Entry = { frame, key: this.#options.conflate ? key : undefined };
-    this.#queue.push(entry);
-    if (entry.key !== undefined) this.#byKey.set(entry.key, entry);
+    this.#enqueue({ frame, bytes, key: this.#options.conflate ? key : undefined });
     return "ok";
   }
 
@@ -90,19 +108,42 @@ export class ClientOutbox {
     if (this.#closed) return "ok";
     if (this.queued === 0 && this.#transport.buffered() < this.#options.highWaterBytes) {
       this.#write(frame);
+      this.#recount();
       return "ok";
     }
     if (this.queued >= this.#options.maxQueued * 2) return "overflow";
-    this.#queue.push({ frame, key: undefined });
+    this.#enqueue({ frame, bytes: Buffer.byteLength(frame), key: undefined });
     return "ok";
   }
 
-  /** Drops everything queued; later pushes are ignored. */
+  /** Drops everything queued (its bytes go back to the budget); later pushes are ignored. */
   close(): void {
     this.#closed = true;
     this.#queue = [];
     this.#head = 0;
     this.#byKey.clear();
+    this.#queuedBytes = 0;
+    this.#recount();
+  }
+
+  /** The transport is gone (socket closed or destroyed), and what it buffered with it: counts 0 now. */
+  release(): void {
+    this.#released = true;
+    this.close();
+  }
+
+  #enqueue(entry: Entry): void {
+    this.#queue.push(entry);
+    this.#queuedBytes += entry.bytes;
+    if (entry.key !== undefined) this.#byKey.set(entry.key, entry);
+    this.#recount();
+  }
+
+  #recount(): void {
+    const now = this.pendingBytes;
+    if (now === this.#counted) return;
+    this.#options.budget?.add(now - this.#counted);
+    this.#counted = now;
   }
 
   #write(frame: string): void {
@@ -117,11 +158,13 @@ export class ClientOutbox {
       this.#head++;
       if (entry === undefined) continue;
       if (entry.key !== undefined && this.#byKey.get(entry.key) === entry) this.#byKey.delete(entry.key);
+      this.#queuedBytes -= entry.bytes;
       if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
         this.#queue = this.#queue.slice(this.#head);
         this.#head = 0;
       }
       this.#write(entry.frame);
     }
+    this.#recount();
   }
 }

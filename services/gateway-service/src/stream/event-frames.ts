@@ -8,6 +8,8 @@ export class EventFrames {
   #json: string | undefined;
   #ws: string | undefined;
   #sse: string | undefined;
+  #wsBytes: number | undefined;
+  #sseBytes: number | undefined;
 
   constructor(event: StandardEvent) {
     this.event = event;
@@ -22,6 +24,18 @@ export class EventFrames {
   get ws(): string {
     this.#ws ??= `{"type":"event","event":${this.json}}`;
     return this.#ws;
+  }
+
+  /** The UTF-8 size of `ws` (what one client's socket buffers of it). */
+  get wsBytes(): number {
+    this.#wsBytes ??= Buffer.byteLength(this.ws);
+    return this.#wsBytes;
+  }
+
+  /** The UTF-8 size of `sse`. */
+  get sseBytes(): number {
+    this.#sseBytes ??= Buffer.byteLength(this.sse);
+    return this.#sseBytes;
   }
 
   /** An unnamed SSE message (`onmessage`), with the event id as `id`. */

@@ -22,6 +22,10 @@ export interface SseClientOptions {
 
 const CLOSE_ERRORS: Readonly<Record<DisconnectReason, { code: string; message: string } | undefined>> = {
   slow_consumer: { code: "SLOW_CONSUMER", message: "the client did not read its events fast enough" },
+  memory_budget: {
+    code: "SLOW_CONSUMER",
+    message: "among the slowest clients while the gateway was at its stream memory budget",
+  },
   shutdown: { code: "SHUTTING_DOWN", message: "the gateway is restarting; reconnect" },
   heartbeat_timeout: undefined,
   client: undefined,
@@ -56,11 +60,12 @@ export class SseClient implements StreamClient {
       options.outbox,
     );
     response.on("close", () => {
-      this.#outbox.close();
+      this.#outbox.release();
       if (!this.#closing) {
         this.#closing = true;
         options.hub.remove(this, "client");
       }
+      options.hub.gone(this);
     });
     response.on("error", (err) => options.logger.debug({ err }, "SSE response error"));
   }
@@ -81,9 +86,18 @@ export class SseClient implements StreamClient {
     );
   }
 
+  get pendingBytes(): number {
+    return this.#outbox.pendingBytes;
+  }
+
+  terminate(): void {
+    this.#response.destroy();
+    this.#outbox.release();
+  }
+
   offer(frames: EventFrames): void {
     if (this.#closing || !matchesFilter(this.#options.filter, frames.event)) return;
-    const result = this.#outbox.push(frames.sse, frames.conflationKey);
+    const result = this.#outbox.push(frames.sse, frames.conflationKey, frames.sseBytes);
     if (result === "conflated") this.#options.metrics?.streamConflated.inc({ transport: "sse" });
     else if (result === "overflow") {
       this.#options.logger.warn(

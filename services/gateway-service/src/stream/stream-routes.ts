@@ -14,15 +14,31 @@ export interface StreamRoutesOptions {
   hub: StreamHub;
   outbox: (conflate: boolean) => ClientOutboxOptions;
   maxSubscriptions: number;
+  /** Concurrent streams per client address (for the 429 message; the hub enforces it). */
+  maxPerAddress: number;
   closeGraceMs: number;
   logger: Logger;
   metrics: GatewayMetrics;
 }
 
-function tooManyClients(): GatewayError {
-  return new GatewayError("UNAVAILABLE", "too many stream clients on this gateway; try another", {
-    headers: { "retry-after": "5" },
-  });
+/** Throws the answer when the hub has no room for one more stream from `address` (counted). */
+function admit(hub: StreamHub, address: string, metrics: GatewayMetrics, limit: number): void {
+  switch (hub.admit(address)) {
+    case "ok":
+      return;
+    case "full":
+      metrics.streamRefused.inc({ reason: "max_clients" });
+      throw new GatewayError("UNAVAILABLE", "too many stream clients on this gateway; try another", {
+        headers: { "retry-after": "5" },
+      });
+    case "address_full":
+      metrics.streamRefused.inc({ reason: "max_per_address" });
+      throw new GatewayError(
+        "RATE_LIMITED",
+        `at most ${limit} concurrent streams per client address; close one first`,
+        { headers: { "retry-after": "5" } },
+      );
+  }
 }
 
 const UPGRADE_MESSAGE = "/v1/stream is a WebSocket: connect with a WebSocket client";
@@ -36,7 +52,7 @@ export function registerStreamRoutes(server: FastifyInstance, options: StreamRou
 
   server.get("/v1/stream/sse", async (request, reply) => {
     const query = parseInput(SseParams, request.query, "query parameter");
-    if (hub.full) throw tooManyClients();
+    admit(hub, request.ip, metrics, options.maxPerAddress);
     const view = {
       event_types: query.event_types ?? null,
       symbols: query.symbols ?? null,
@@ -60,7 +76,7 @@ export function registerStreamRoutes(server: FastifyInstance, options: StreamRou
       logger,
       metrics,
     });
-    hub.add(client);
+    hub.add(client, request.ip);
     client.start();
     metrics.httpRequests.inc({ method: "GET", route: "/v1/stream/sse", status: "200" });
   });
@@ -73,7 +89,7 @@ export function registerStreamRoutes(server: FastifyInstance, options: StreamRou
       if (!request.ws) {
         throw new GatewayError("UPGRADE_REQUIRED", UPGRADE_MESSAGE, { headers: { upgrade: "websocket" } });
       }
-      if (hub.full) throw tooManyClients();
+      admit(hub, request.ip, metrics, options.maxPerAddress);
     },
     handler: async () => {
       throw new GatewayError("UPGRADE_REQUIRED", UPGRADE_MESSAGE);
@@ -90,7 +106,7 @@ export function registerStreamRoutes(server: FastifyInstance, options: StreamRou
         metrics,
       });
       // The hub filled up (or started closing) between the check and the upgrade.
-      if (!hub.add(client)) client.close("shutdown");
+      if (!hub.add(client, request.ip)) client.close("shutdown");
       metrics.httpRequests.inc({ method: "GET", route: "/v1/stream", status: "101" });
     },
   });

@@ -21,6 +21,10 @@ export interface WsClientOptions {
 /** WebSocket close codes and reasons (a reason is at most 123 bytes). */
 const CLOSE: Readonly<Record<Exclude<DisconnectReason, "client" | "heartbeat_timeout">, [number, string]>> = {
   slow_consumer: [1008, "SLOW_CONSUMER: the client did not read its events fast enough"],
+  memory_budget: [
+    1008,
+    "SLOW_CONSUMER: among the slowest clients while the gateway was at its stream memory budget",
+  ],
   shutdown: [1001, "SHUTTING_DOWN: the gateway is restarting; reconnect"],
 };
 
@@ -64,17 +68,28 @@ export class WsClient implements StreamClient {
     socket.on("error", (err) => options.logger.debug({ err }, "websocket error"));
     socket.on("close", () => {
       clearTimeout(this.#graceTimer);
-      this.#outbox.close();
+      this.#outbox.release();
       if (!this.#closing) {
         this.#closing = true;
         options.hub.remove(this, "client");
       }
+      options.hub.gone(this);
     });
   }
 
   /** Events sent (or queued) to this client so far. */
   get sent(): number {
     return this.#outbox.sent;
+  }
+
+  get pendingBytes(): number {
+    return this.#outbox.pendingBytes;
+  }
+
+  terminate(): void {
+    clearTimeout(this.#graceTimer);
+    this.#socket.terminate();
+    this.#outbox.release();
   }
 
   offer(frames: EventFrames): void {
@@ -87,7 +102,7 @@ export class WsClient implements StreamClient {
       }
     }
     if (!wanted) return;
-    const result = this.#outbox.push(frames.ws, frames.conflationKey);
+    const result = this.#outbox.push(frames.ws, frames.conflationKey, frames.wsBytes);
     if (result === "conflated") this.#options.metrics?.streamConflated.inc({ transport: "ws" });
     else if (result === "overflow") {
       this.#options.logger.warn(
