@@ -42,6 +42,15 @@ export class RateLimiter {
 
   /** Counts one request of `caller` and says whether it may go on. */
   take(caller: string, limit: number = this.#options.limit): RateLimitDecision {
+    return this.#decide(caller, limit, true);
+  }
+
+  /** Whether `caller` may go on, without counting a request. */
+  peek(caller: string, limit: number = this.#options.limit): RateLimitDecision {
+    return this.#decide(caller, limit, false);
+  }
+
+  #decide(caller: string, limit: number, count: boolean): RateLimitDecision {
     const now = this.#clock();
     const { windowMs } = this.#options;
     const start = now - (now % windowMs);
@@ -53,7 +62,7 @@ export class RateLimiter {
     }
     const resetSeconds = Math.max(1, Math.ceil((start + windowMs - now) / 1000));
     if (window.count >= limit) return { allowed: false, limit, remaining: 0, resetSeconds };
-    window.count++;
+    if (count) window.count++;
     return { allowed: true, limit, remaining: limit - window.count, resetSeconds };
   }
 

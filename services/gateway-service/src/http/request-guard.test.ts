@@ -46,7 +46,8 @@ describe("guardRequest", () => {
   });
 
   it("checks the key, and takes ?api_key only on the stream endpoints", () => {
-    const opts = options();
+    // Three failures below: room for them, so the valid key after them is not throttled.
+    const opts = options({ authFailures: new RateLimiter({ limit: 10, windowMs: 60_000, clock: () => 0 }) });
     expect(codeOf(() => guardRequest(request(), opts))).toBe("UNAUTHORIZED");
     expect(codeOf(() => guardRequest(request({ headers: { "x-api-key": "nope-nope" } }), opts))).toBe(
       "FORBIDDEN",
@@ -80,9 +81,13 @@ describe("guardRequest", () => {
 });
 
 describe("failed authentication", () => {
-  it("is throttled per address after the limit, without touching valid keys or other addresses", () => {
+  it("is throttled per address after the limit, valid keys included, until the window ends", () => {
     const outcomes: string[] = [];
-    const opts = options({ onAuthFailure: (outcome) => outcomes.push(outcome) });
+    let now = 0;
+    const opts = options({
+      onAuthFailure: (outcome) => outcomes.push(outcome),
+      authFailures: new RateLimiter({ limit: 3, windowMs: 60_000, clock: () => now }),
+    });
     const wrong = (ip: string) => request({ ip, headers: { "x-api-key": "wrong-key-1" } });
     const codes = Array.from({ length: 5 }, () => codeOf(() => guardRequest(wrong("10.0.0.1"), opts)));
     expect(codes).toEqual(["FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "RATE_LIMITED", "RATE_LIMITED"]);
@@ -93,10 +98,13 @@ describe("failed authentication", () => {
     } catch (error) {
       expect((error as GatewayError).headers).toEqual({ "retry-after": "60" });
     }
-    // The same address with the right key, and another address with a wrong one, go on as before.
+    // The right key from the throttled address is refused too (a guesser cannot tell a hit), another
+    // address goes on as before, and the address is let in again when the window ends.
     const good = request({ ip: "10.0.0.1", headers: { authorization: "Bearer good-key-123" } });
-    expect(guardRequest(good, opts).caller.id).toMatch(/^key:/);
+    expect(codeOf(() => guardRequest(good, opts))).toBe("RATE_LIMITED");
     expect(codeOf(() => guardRequest(wrong("10.0.0.2"), opts))).toBe("FORBIDDEN");
+    now = 60_000;
+    expect(guardRequest(good, opts).caller.id).toMatch(/^key:/);
   });
 });
 

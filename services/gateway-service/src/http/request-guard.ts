@@ -1,7 +1,7 @@
 import type { ApiKeys, Caller } from "./api-keys.js";
 import { presentedKey } from "./api-keys.js";
 import { GatewayError } from "./gateway-error.js";
-import type { RateLimiter } from "./rate-limiter.js";
+import type { RateLimitDecision, RateLimiter } from "./rate-limiter.js";
 
 /** What the guard reads of a request. */
 export interface GuardedRequest {
@@ -35,15 +35,18 @@ export function isStream(url: string): boolean {
 }
 
 /**
- * A failed authentication: 401/403 while the client address has failures left in its window, then
- * 429 with `Retry-After` until the window ends. Valid keys and other addresses are not affected.
+ * A failed authentication: 401/403 while the client address has failures left in its window. Once they
+ * are used up, `throttled` refuses every key from that address (valid ones too, so a guesser cannot tell
+ * a hit from a miss) with 429 and `Retry-After` until the window ends. Other addresses are not affected.
  */
 function authFailure(request: GuardedRequest, options: RequestGuardOptions, refusal: GatewayError): never {
   const decision = options.authFailures.take(`ip:${request.ip}`);
-  if (decision.allowed) {
-    options.onAuthFailure?.("refused");
-    throw refusal;
-  }
+  if (!decision.allowed) throttled(options, decision);
+  options.onAuthFailure?.("refused");
+  throw refusal;
+}
+
+function throttled(options: RequestGuardOptions, decision: RateLimitDecision): never {
   options.onAuthFailure?.("throttled");
   throw new GatewayError(
     "RATE_LIMITED",
@@ -54,8 +57,8 @@ function authFailure(request: GuardedRequest, options: RequestGuardOptions, refu
 }
 
 /**
- * The checks every `/v1` request passes, in order: ready (503), API key (401/403, 429 after too many
- * failures from one address), rate limit (429). The stream endpoints are not rate limited per request:
+ * The checks every `/v1` request passes, in order: ready (503), API key (401/403; 429 for any key from an
+ * address past its failed-authentication limit), rate limit (429). The stream endpoints are not rate limited per request:
  * they have their own concurrent connection limits (`StreamHub`). Returns the caller and the
  * `RateLimit-*` headers for the answer; throws a `GatewayError` otherwise.
  */
@@ -71,6 +74,10 @@ export function guardRequest(
   const query = request.query as Record<string, unknown> | undefined;
   const queryKey = isStream(request.url) && typeof query?.api_key === "string" ? query.api_key : undefined;
   const check = options.apiKeys.check(presentedKey(request.headers, queryKey));
+  if (check.kind !== "open") {
+    const standing = options.authFailures.peek(`ip:${request.ip}`);
+    if (!standing.allowed) throttled(options, standing);
+  }
   let caller: Caller;
   switch (check.kind) {
     case "missing":
