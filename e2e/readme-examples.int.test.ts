@@ -166,7 +166,7 @@ describe("README examples", () => {
     await bothMarkets(alt.url);
     expect(await ctrlC(alt)).toBe(0);
     expect(alt.output()).not.toContain("ELIFECYCLE");
-  });
+  }, 240_000); // two `pnpm start`s, each with its (cached) build
 
   it("the distributed steps, on a database that does not exist yet", async () => {
     const block = example("distributed");
@@ -212,5 +212,5 @@ describe("README examples", () => {
     for (const p of running.reverse()) expect(await p.stop(), p.name).toBe(0);
     const storage = running.find((p) => p.name.includes("storage-service"))!;
     expect(storage.output()).not.toContain("does not exist");
-  });
+  }, 120_000);
 });
