@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { NatsEventBus } from "@market-scraper/bus";
@@ -26,7 +26,16 @@ import {
 // real storage service) and its own WebSocket: the chart renders the stored candles and moves when new
 // events arrive. Screenshots land in test-results/.
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** The browser to launch, or a one-line failure naming what to install (never a silent skip). */
+function chromiumPath(): string {
+  const path = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+  if (!existsSync(path)) {
+    throw new Error(
+      `no Chromium at ${path}: install it with \`apt-get install -y chromium\` (or set CHROMIUM_PATH)`,
+    );
+  }
+  return path;
+}
 const RESULTS = fileURLToPath(new URL("../test-results/", import.meta.url));
 const KEY = "page-test-key-1";
 const MINUTE = 60_000;
@@ -59,6 +68,7 @@ const candles = Array.from({ length: 30 }, (_, i) => {
 const trades = makeTrades(5, { source: "hyperliquid", symbol: "BTC-USD", startMs: bucket - 10 * MINUTE });
 
 beforeAll(async () => {
+  const executablePath = chromiumPath();
   mkdirSync(RESULTS, { recursive: true });
   nats = await startNats({ isolated: true });
   publisher = await connectPublisher(nats.url);
@@ -80,7 +90,7 @@ beforeAll(async () => {
     { timeoutMs: 20_000, message: "the candles to be stored" },
   );
   browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath,
     args: [
       "--headless",
       "--no-sandbox",

@@ -13,6 +13,7 @@ import type {
 } from "./store.js";
 import { mergeMarkets, statsOf } from "./store-results.js";
 import { StoreError, errorMessage, postgresStoreError } from "./store-error.js";
+import { createMissingDatabase, isMissingDatabase } from "./postgres-database.js";
 
 const DAY_US = 86_400_000_000;
 const DAY_MS = 86_400_000;
@@ -108,11 +109,13 @@ function tsExpr(column: string): string {
 export class PostgresStore implements Store {
   readonly kind = "postgres" as const;
   readonly #pool: pg.Pool;
+  readonly #url: string;
   readonly #options: Required<Omit<PostgresStoreOptions, "url">>;
   /** Days (since the epoch) that have a partition; filled from the catalog. */
   #partitions: Set<number> | null = null;
 
   constructor(options: PostgresStoreOptions) {
+    this.#url = options.url;
     this.#options = {
       poolSize: options.poolSize ?? 4,
       partitionsAhead: options.partitionsAhead ?? 3,
@@ -172,7 +175,18 @@ export class PostgresStore implements Store {
     }
   }
 
+  /** Creates the tables (and, on a first start, the database itself when the user may). */
   async migrate(): Promise<void> {
+    try {
+      await this.#migrate();
+    } catch (err) {
+      if (!isMissingDatabase(err)) throw err;
+      await createMissingDatabase(this.#url);
+      await this.#migrate();
+    }
+  }
+
+  async #migrate(): Promise<void> {
     await this.#transaction(async (client) => {
       // A migration may rewrite the table (version 2 does): minutes on a large database, far past the
       // statement timeout, which would roll it back and retry it forever. Replicas waiting for the lock
