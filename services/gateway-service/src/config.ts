@@ -17,7 +17,7 @@ export interface ApiKey {
 const KEY = /^[A-Za-z0-9._~+/=-]{8,256}$/;
 
 /**
- * `GATEWAY_API_KEYS`: `key1,key2:6000` — comma-separated keys, each optionally followed by `:<requests
+ * `GATEWAY_API_KEYS`: `reader-key-01,bot-key-0002:6000` — comma-separated keys, each optionally followed by `:<requests
  * per window>`. Keys are 8-256 characters of `A-Z a-z 0-9 . _ ~ + / = -`. Returns an error text or the keys.
  */
 export function parseApiKeys(raw: string): ApiKey[] | string {
