@@ -83,6 +83,11 @@ async function latestOf(
   return { data: event };
 }
 
+/** A field of a loose payload the connector may add: its text when it is a non-empty string, else null. */
+function optionalText(value: unknown): string | null {
+  return typeof value === "string" && value !== "" ? value : null;
+}
+
 /** Connector statuses read back per (source, connector, channel): enough for hundreds of connectors. */
 const CONNECTOR_SCAN = 1000;
 
@@ -227,6 +232,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
           message: p.message ?? null,
           channel: p.channel ?? null,
           symbols: p.symbols ?? null,
+          last_error: optionalText(p.last_error),
+          last_error_at: optionalText(p.last_error_at),
           timestamp: event.timestamp,
           event_id: event.event_id,
         });
