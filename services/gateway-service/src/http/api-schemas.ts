@@ -248,11 +248,10 @@ export const ConnectorStatusEntry = z.object({
   last_error: z
     .string()
     .nullable()
-    .meta({ description: "the connector's last error (e.g. why it cannot resolve its symbols), if it reported one" }),
-  last_error_at: z
-    .string()
-    .nullable()
-    .meta({ format: "date-time", description: "when that error happened" }),
+    .meta({
+      description: "the connector's last error (e.g. why it cannot resolve its symbols), if it reported one",
+    }),
+  last_error_at: z.string().nullable().meta({ format: "date-time", description: "when that error happened" }),
   timestamp: z.string().meta({ format: "date-time", description: "when the connector reported this status" }),
   event_id: z.string(),
 });
