@@ -59,6 +59,17 @@ const candles = Array.from({ length: 30 }, (_, i) => {
   });
 });
 const trades = makeTrades(5, { source: "hyperliquid", symbol: "BTC-USD", startMs: bucket - 10 * MINUTE });
+// ETH-USD's feed stopped two days ago: the page shows those candles and says the feed stopped.
+const DAY = 24 * 60 * MINUTE;
+const oldBucket = bucket - 2 * DAY;
+const oldCandles = Array.from({ length: 4 }, (_, i) =>
+  makeOhlcv({
+    source: "hyperliquid",
+    symbol: "ETH-USD",
+    timestamp: new Date(oldBucket + i * MINUTE),
+    payload: { interval: "1m", open: 3000 + i, high: 3010 + i, low: 2990 + i, close: 3005 + i },
+  }),
+);
 // A connector stuck before connecting: the page shows why (its last error), not only "connecting".
 const LAST_ERROR = "resolving symbols: HTTP 451 from the exchange";
 const stuck = makeConnectorStatus({
@@ -80,6 +91,7 @@ beforeAll(async () => {
   await publishProcessed(publisher, [
     ...candles,
     ...trades,
+    ...oldCandles,
     makeConnectorStatus({ source: "hyperliquid", payload: { status: "connected" } }),
     stuck,
   ]);
@@ -203,6 +215,26 @@ describe("live page", () => {
     const after = await page.locator("#chart").screenshot();
     expect(after.equals(before)).toBe(false);
     await page.screenshot({ path: join(RESULTS, "live-page.png") });
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  });
+
+  it("shows a market whose feed stopped days ago, and says it stopped", async () => {
+    await waitFor(
+      async () =>
+        (await getJson<{ data: unknown[] }>(`${gw.url}/v1/markets/ETH-USD/ohlcv`, KEY)).body.data.length ===
+        oldCandles.length,
+      { message: "the old candles to be stored" },
+    );
+    const page = await openPage(`/?symbol=ETH-USD&api_key=${KEY}`);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 20_000 });
+    expect(await chartData(page)).toEqual({
+      bars: oldCandles.length,
+      lastClose: String(oldCandles.at(-1)!.payload.close),
+    });
+    expect(await page.locator("#feed").getAttribute("data-state")).toBe("stopped");
+    const newest = new Date(oldBucket + 3 * MINUTE).toISOString().slice(0, 16).replace("T", " ");
+    expect(await page.locator("#feed").textContent()).toBe(`feed stopped · newest event ${newest} UTC`);
     expect(pageErrors).toEqual([]);
     await page.close();
   });
