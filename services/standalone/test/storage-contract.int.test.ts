@@ -1,4 +1,5 @@
 import { MemoryEventBus } from "@market-scraper/bus";
+import { type StandardEvent, markProcessed } from "@market-scraper/events";
 import {
   type GatewayService,
   NatsStorageClient,
@@ -33,6 +34,9 @@ let store: SqliteStore;
 let storage: StorageService;
 let local: GatewayService;
 let distributed: GatewayService;
+// Each trade stored twice, as in a running system: raw (`market`) and processed.
+const raw = makeTrades(3, { symbol: "BTC-USD" });
+const processed = raw.map((trade) => markProcessed(trade));
 
 function gatewayOver(client: StorageClient): GatewayService {
   return createGatewayService({
@@ -66,8 +70,8 @@ beforeAll(async () => {
   distributed = gatewayOver(new NatsStorageClient({ connection: nc }));
   await local.start();
   await distributed.start();
-  for (const trade of makeTrades(3, { symbol: "BTC-USD" })) await bus.publish(trade);
-  await waitFor(async () => (await store.stats()).total_events === 3, { message: "trades stored" });
+  for (const event of [...raw, ...processed]) await bus.publish(event);
+  await waitFor(async () => (await store.stats()).total_events === 6, { message: "trades stored" });
 });
 
 afterAll(async () => {
@@ -125,5 +129,29 @@ describe("the gateway over either storage client", () => {
     const cursor = (fromLocal.body as { next_cursor: string }).next_cursor;
     const next = `/v1/events?event_type=trade&limit=2&cursor=${cursor}`;
     expect(await answer(local, next)).toEqual(await answer(distributed, next));
+  });
+});
+
+describe("/v1/events' default stage", () => {
+  const ids = (body: unknown) =>
+    (body as { data: StandardEvent[] }).data.map(
+      (e) => `${e.event_id}/${e.processed_at === null ? "raw" : "p"}`,
+    );
+
+  it("answers one row per trade for event_type=trade (processed), both modes", async () => {
+    for (const gateway of [local, distributed]) {
+      const { status, body } = await answer(gateway, "/v1/events?event_type=trade");
+      expect(status).toBe(200);
+      expect(ids(body)).toEqual(processed.map((e) => `${e.event_id}/p`));
+    }
+  });
+
+  it("gives the raw trades with stage=market, and every stage without event_type", async () => {
+    for (const gateway of [local, distributed]) {
+      const market = await answer(gateway, "/v1/events?event_type=trade&stage=market");
+      expect(ids(market.body)).toEqual(raw.map((e) => `${e.event_id}/raw`));
+      const all = await answer(gateway, "/v1/events");
+      expect((all.body as { data: unknown[] }).data).toHaveLength(6);
+    }
   });
 });
