@@ -7,12 +7,15 @@
   const INTERVAL_SECONDS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
   const MAX_TRADES = 50;
   const HISTORY_BARS = 300;
+  // No market event for this long (and at least 3 intervals): the feed is shown as stopped.
+  const STALE_MS = 2 * 60 * 1000;
   const params = new URLSearchParams(location.search);
 
   const el = {
     symbol: document.getElementById("symbol"),
     interval: document.getElementById("interval"),
     connection: document.getElementById("connection"),
+    feed: document.getElementById("feed"),
     keyForm: document.getElementById("key-form"),
     keyInput: document.getElementById("api-key"),
     chart: document.getElementById("chart"),
@@ -31,6 +34,9 @@
     lastBarTime: 0,
     updates: 0,
     connectors: new Map(),
+    markets: [], // /v1/markets rows: { source, symbol, last_timestamp, … }
+    newestMs: 0, // timestamp of the newest event of the symbol (stored or live)
+    liveAt: 0, // when (page clock) the last market event of the symbol arrived live
     socket: null,
     reconnectDelay: 500,
     generation: 0,
@@ -71,6 +77,57 @@
     const body = await response.json();
     if (!response.ok) throw new Error(body && body.error ? body.error.message : response.statusText);
     return body;
+  }
+
+  function formatTime(ms) {
+    return Number.isFinite(ms) ? `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC` : "?";
+  }
+
+  // The newest stored event of the symbol, whatever its date: a replayed capture is in the past.
+  function newestStored(symbol) {
+    let newest = 0;
+    for (const market of state.markets) {
+      if (market.symbol === symbol) newest = Math.max(newest, Date.parse(market.last_timestamp) || 0);
+    }
+    return newest;
+  }
+
+  function replayConnector() {
+    for (const c of state.connectors.values()) if (/replay/i.test(c.message || "")) return c;
+    return null;
+  }
+
+  // live, replay (playing or finished), stopped (nothing new for a while) or empty, with the newest
+  // event's time whenever that is not "now".
+  function showFeed() {
+    const replay = replayConnector();
+    const quietFor = Date.now() - Math.max(state.liveAt, state.newestMs);
+    const staleAfter = Math.max(STALE_MS, 3 * intervalSeconds(state.interval) * 1000);
+    let name;
+    let text;
+    if (replay) {
+      const finished = replay.status === "disconnected" || replay.status === "stopped";
+      name = finished ? "replay-finished" : "replay";
+      text = finished ? "replay finished" : "replay";
+    } else if (state.newestMs === 0) {
+      name = "empty";
+      text = "no data yet";
+    } else if (quietFor > staleAfter) {
+      name = "stopped";
+      text = "feed stopped";
+    } else {
+      name = "live";
+      text = "live feed";
+    }
+    if (name !== "live" && state.newestMs > 0) text += ` · newest event ${formatTime(state.newestMs)}`;
+    el.feed.textContent = text;
+    el.feed.dataset.state = name;
+  }
+
+  function sawLive(event) {
+    state.liveAt = Date.now();
+    state.newestMs = Math.max(state.newestMs, Date.parse(event.payload.timestamp || event.timestamp) || 0);
+    showFeed();
   }
 
   function formatPrice(value) {
@@ -116,6 +173,7 @@
   function onCandle(event) {
     const p = event.payload;
     if (p.symbol !== state.symbol || (p.interval !== undefined && p.interval !== state.interval)) return;
+    sawLive(event);
     applyBar(candleFromEvent(event));
   }
 
@@ -123,6 +181,7 @@
   function onTrade(event) {
     const p = event.payload;
     if (p.symbol !== state.symbol) return;
+    sawLive(event);
     addTradeRow(p, true);
     const step = intervalSeconds(state.interval);
     const time = Math.floor(Date.parse(p.timestamp) / 1000 / step) * step;
@@ -171,9 +230,19 @@
           status.textContent = c.status;
           status.title = c.message || c.timestamp;
           item.append(name, status);
+          if (c.last_error) {
+            // Why it is not connected (e.g. the exchange refused the symbols), not just its state.
+            const error = document.createElement("span");
+            error.className = "last-error";
+            error.textContent = c.last_error_at
+              ? `${c.last_error} (${formatTime(Date.parse(c.last_error_at))})`
+              : c.last_error;
+            item.append(error);
+          }
           return item;
         }),
     );
+    showFeed();
   }
 
   function statusEntry(event) {
@@ -184,13 +253,19 @@
       status: p.status,
       channel: p.channel || null,
       message: p.message || null,
+      last_error: typeof p.last_error === "string" ? p.last_error : null,
+      last_error_at: typeof p.last_error_at === "string" ? p.last_error_at : null,
       timestamp: event.timestamp,
     };
   }
 
   async function loadHistory(generation) {
     const step = intervalSeconds(state.interval);
-    const start = new Date(Date.now() - HISTORY_BARS * step * 1000).toISOString();
+    // The bars before the newest stored event of the market (now, for a live one; the capture's time
+    // after a replay), not simply before now.
+    state.newestMs = Math.max(state.newestMs, newestStored(state.symbol));
+    const anchor = state.newestMs || Date.now();
+    const start = new Date((Math.floor(anchor / 1000 / step) - HISTORY_BARS) * step * 1000).toISOString();
     const base = `/v1/markets/${encodeURIComponent(state.symbol)}`;
     const bars = [];
     let cursor = null;
@@ -214,6 +289,7 @@
     if (generation !== state.generation) return;
     el.trades.replaceChildren();
     for (const event of trades.data) addTradeRow(event.payload, false);
+    showFeed();
   }
 
   async function loadConnectors() {
@@ -223,6 +299,7 @@
 
   async function loadSymbols() {
     const body = await api("/v1/markets");
+    state.markets = body.data;
     const symbols = [...new Set(body.data.map((m) => m.symbol))].sort();
     if (!state.symbol) state.symbol = symbols[0] || "BTC-USD";
     if (!symbols.includes(state.symbol)) symbols.unshift(state.symbol);
@@ -285,6 +362,8 @@
     state.generation++;
     state.bars.clear();
     state.lastBarTime = 0;
+    state.newestMs = 0;
+    state.liveAt = 0;
     series.setData([]);
     el.chartSymbol.textContent = state.symbol;
     el.lastPrice.textContent = "—";
@@ -338,5 +417,6 @@
     void start();
   });
 
+  window.setInterval(showFeed, 5000);
   void start();
 })();

@@ -89,7 +89,16 @@ const statuses = [
     timestamp: at(4),
     payload: { status: "connected", previous_status: "connecting", message: "all channels up" },
   }),
-  makeConnectorStatus({ source: "binance", timestamp: at(2), payload: { status: "disconnected" } }),
+  // The connector's last error rides in the status payload; the gateway passes it through.
+  makeConnectorStatus({
+    source: "binance",
+    timestamp: at(2),
+    payload: {
+      status: "disconnected",
+      last_error: "resolving symbols: HTTP 451 from the exchange",
+      last_error_at: at(1),
+    },
+  }),
 ];
 const heartbeat = makeHeartbeat({ source: "processor-service", timestamp: at(6) });
 
@@ -260,6 +269,8 @@ describe("history endpoints", () => {
         message: null,
         channel: null,
         symbols: ["BTC-USD"],
+        last_error: "resolving symbols: HTTP 451 from the exchange",
+        last_error_at: at(1),
         timestamp: statuses[2]!.timestamp,
         event_id: statuses[2]!.event_id,
       },
@@ -271,6 +282,8 @@ describe("history endpoints", () => {
         message: "all channels up",
         channel: null,
         symbols: ["BTC-USD"],
+        last_error: null,
+        last_error_at: null,
         timestamp: statuses[1]!.timestamp,
         event_id: statuses[1]!.event_id,
       },

@@ -37,14 +37,24 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
+/** The services whose built entry the tests spawn, with the sources their dist/ is built from. */
+const BUILT_FROM: Readonly<Record<BuiltService, readonly string[]>> = {
+  "storage-service": ["storage-service"],
+  "gateway-service": ["gateway-service"],
+  standalone: ["standalone", "gateway-service", "storage-service"],
+};
+type BuiltService = "storage-service" | "gateway-service" | "standalone";
+
 /**
  * A service's built entry (`services/<name>/dist/main.js`). `pnpm test` builds it first (turbo); a direct
  * `vitest run` of this service builds it here when dist/ is missing or older than its sources.
  */
-export function ensureBuilt(service: "storage-service" | "gateway-service"): string {
+export function ensureBuilt(service: BuiltService): string {
   const dir = join(REPO_ROOT, "services", service);
   const main = join(dir, "dist", "main.js");
-  const stale = () => !existsSync(main) || statSync(main).mtimeMs < newestMtime(join(dir, "src"));
+  const sources = () =>
+    Math.max(...BUILT_FROM[service].map((name) => newestMtime(join(REPO_ROOT, "services", name, "src"))));
+  const stale = () => !existsSync(main) || statSync(main).mtimeMs < sources();
   if (!stale()) return main;
   // Test files run in parallel workers: one builds, the others wait for it (mkdir is atomic).
   const lock = join(tmpdir(), `market-scraper-build-${service}.lock`);
@@ -109,20 +119,35 @@ export interface StorageProcess {
 }
 
 /** The real storage service (`dist/main.js`) on SQLite in memory, consuming from `natsUrl`. */
-export async function startStorageProcess(natsUrl: string): Promise<StorageProcess> {
-  const main = ensureBuilt("storage-service");
+export function startStorageProcess(natsUrl: string): Promise<StorageProcess> {
+  return startServiceProcess("storage-service", STORAGE_DIR, {
+    NATS_URL: natsUrl,
+    DATABASE_URL: "sqlite::memory:",
+    LOG_LEVEL: "warn",
+    STORAGE_FLUSH_MS: "20ms",
+  });
+}
+
+/**
+ * `standalone` (`services/standalone/dist/main.js`) run from the repository root as the README runs it,
+ * with `env` (e.g. `REPLAY_FILE`); its gateway (and health) on a free `HTTP_PORT`.
+ */
+export function startStandaloneProcess(env: Record<string, string>): Promise<StorageProcess> {
+  return startServiceProcess("standalone", REPO_ROOT, { LOG_LEVEL: "warn", ...env });
+}
+
+/** A built service as a child process on a free `HTTP_PORT`, once its `/readyz` says ready. */
+async function startServiceProcess(
+  service: BuiltService,
+  cwd: string,
+  env: Record<string, string>,
+): Promise<StorageProcess> {
+  const main = ensureBuilt(service);
   const port = await freePort();
   let output = "";
   const child: ChildProcess = spawn(process.execPath, [main], {
-    cwd: STORAGE_DIR,
-    env: {
-      ...process.env,
-      NATS_URL: natsUrl,
-      DATABASE_URL: "sqlite::memory:",
-      HTTP_PORT: String(port),
-      LOG_LEVEL: "warn",
-      STORAGE_FLUSH_MS: "20ms",
-    },
+    cwd,
+    env: { ...process.env, ...env, HTTP_PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -132,10 +157,10 @@ export async function startStorageProcess(natsUrl: string): Promise<StorageProce
   const url = `http://127.0.0.1:${port}`;
   await waitFor(
     async () => {
-      if (child.exitCode !== null) throw new Error(`storage exited with ${child.exitCode}: ${output}`);
+      if (child.exitCode !== null) throw new Error(`${service} exited with ${child.exitCode}: ${output}`);
       return (await fetch(`${url}/readyz`)).ok;
     },
-    { timeoutMs: 30_000, message: "storage service ready" },
+    { timeoutMs: 30_000, message: `${service} ready` },
   );
   return {
     url,

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { NatsEventBus } from "@market-scraper/bus";
@@ -19,6 +20,7 @@ import {
   getJson,
   publishProcessed,
   startGateway,
+  startStandaloneProcess,
   startStorageProcess,
 } from "./helpers.js";
 
@@ -66,6 +68,28 @@ const candles = Array.from({ length: 30 }, (_, i) => {
   });
 });
 const trades = makeTrades(5, { source: "hyperliquid", symbol: "BTC-USD", startMs: bucket - 10 * MINUTE });
+// ETH-USD's feed stopped two days ago: the page shows those candles and says the feed stopped.
+const DAY = 24 * 60 * MINUTE;
+const oldBucket = bucket - 2 * DAY;
+const oldCandles = Array.from({ length: 4 }, (_, i) =>
+  makeOhlcv({
+    source: "hyperliquid",
+    symbol: "ETH-USD",
+    timestamp: new Date(oldBucket + i * MINUTE),
+    payload: { interval: "1m", open: 3000 + i, high: 3010 + i, low: 2990 + i, close: 3005 + i },
+  }),
+);
+// A connector stuck before connecting: the page shows why (its last error), not only "connecting".
+const LAST_ERROR = "resolving symbols: HTTP 451 from the exchange";
+const stuck = makeConnectorStatus({
+  source: "binance",
+  payload: {
+    status: "connecting",
+    message: "resolving symbols",
+    last_error: LAST_ERROR,
+    last_error_at: new Date(bucket - MINUTE).toISOString(),
+  },
+});
 
 beforeAll(async () => {
   const executablePath = chromiumPath();
@@ -77,7 +101,9 @@ beforeAll(async () => {
   await publishProcessed(publisher, [
     ...candles,
     ...trades,
+    ...oldCandles,
     makeConnectorStatus({ source: "hyperliquid", payload: { status: "connected" } }),
+    stuck,
   ]);
   await waitFor(
     async () => {
@@ -112,13 +138,13 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-async function openPage(path: string): Promise<Page> {
+async function openPage(path: string, base = gw.url): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
   page.on("pageerror", (error) => pageErrors.push(`pageerror: ${error.message}`));
   page.on("console", (message) => {
     if (message.type() === "error") pageErrors.push(`console: ${message.text()}`);
   });
-  await page.goto(`${gw.url}${path}`);
+  await page.goto(`${base}${path}`);
   return page;
 }
 
@@ -146,6 +172,8 @@ describe("live page", () => {
     expect(box!.width).toBeGreaterThan(300);
     expect(await page.locator("#trades tbody tr").count()).toBe(trades.length);
     await expect.poll(() => page.locator("#connectors").textContent()).toContain("connected");
+    await expect.poll(() => page.locator("#connectors .last-error").textContent()).toContain(LAST_ERROR);
+    expect(await page.locator("#feed").getAttribute("data-state")).toBe("live");
     // The key came from the URL and was not left in it.
     expect(new URL(page.url()).searchParams.get("api_key")).toBeNull();
     const before = await page.locator("#chart").screenshot();
@@ -183,9 +211,40 @@ describe("live page", () => {
     ]);
     await expect.poll(() => page.locator("#connectors").textContent()).toContain("reconnecting");
 
+    // A status published live with the connector's last error shows it.
+    await publishProcessed(publisher, [
+      makeConnectorStatus({
+        source: "hyperliquid",
+        payload: { status: "reconnecting", last_error: "socket closed by the exchange (1006)" },
+      }),
+    ]);
+    await expect
+      .poll(() => page.locator("#connectors").textContent())
+      .toContain("socket closed by the exchange (1006)");
+
     const after = await page.locator("#chart").screenshot();
     expect(after.equals(before)).toBe(false);
     await page.screenshot({ path: join(RESULTS, "live-page.png") });
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  });
+
+  it("shows a market whose feed stopped days ago, and says it stopped", async () => {
+    await waitFor(
+      async () =>
+        (await getJson<{ data: unknown[] }>(`${gw.url}/v1/markets/ETH-USD/ohlcv`, KEY)).body.data.length ===
+        oldCandles.length,
+      { message: "the old candles to be stored" },
+    );
+    const page = await openPage(`/?symbol=ETH-USD&api_key=${KEY}`);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 20_000 });
+    expect(await chartData(page)).toEqual({
+      bars: oldCandles.length,
+      lastClose: String(oldCandles.at(-1)!.payload.close),
+    });
+    expect(await page.locator("#feed").getAttribute("data-state")).toBe("stopped");
+    const newest = new Date(oldBucket + 3 * MINUTE).toISOString().slice(0, 16).replace("T", " ");
+    expect(await page.locator("#feed").textContent()).toBe(`feed stopped · newest event ${newest} UTC`);
     expect(pageErrors).toEqual([]);
     await page.close();
   });
@@ -205,5 +264,62 @@ describe("live page", () => {
     await docs.screenshot({ path: join(RESULTS, "api-docs.png") });
     expect(pageErrors).toEqual([]);
     await docs.close();
+  });
+});
+
+describe("live page after a replay", () => {
+  it("shows the replayed capture's candles and trades, whatever their date, and says it is a replay", async () => {
+    // The README's replay, at full speed: `REPLAY_FILE=services/standalone/fixtures/sample-capture.jsonl`.
+    const dir = mkdtempSync(join(tmpdir(), "live-page-replay-"));
+    const app = await startStandaloneProcess({
+      REPLAY_FILE: "services/standalone/fixtures/sample-capture.jsonl",
+      REPLAY_SPEED: "max",
+      DATABASE_URL: `sqlite:${join(dir, "replay.db")}`,
+      STORAGE_FLUSH_MS: "20ms",
+    });
+    try {
+      await waitFor(
+        async () => {
+          const { body } = await getJson<{ data: { status: string; message: string | null }[] }>(
+            `${app.url}/v1/connectors`,
+          );
+          return body.data.some((c) => c.status === "disconnected" && /finished/.test(c.message ?? ""));
+        },
+        { timeoutMs: 60_000, message: "the replay to finish" },
+      );
+      const stored = async () => ({
+        candles: (
+          await getJson<{ data: { payload: { close: number } }[] }>(
+            `${app.url}/v1/markets/BTC-USD/ohlcv?limit=1000`,
+          )
+        ).body.data,
+        trades: (await getJson<{ data: unknown[] }>(`${app.url}/v1/markets/BTC-USD/trades?limit=50`)).body
+          .data,
+      });
+      await waitFor(async () => (await stored()).candles.length >= 2, { message: "replayed candles stored" });
+
+      // A reload after the replay: the capture is months old, the chart must still show it.
+      const page = await openPage("/?symbol=BTC-USD", app.url);
+      await page.waitForSelector("body[data-ready=true]", { timeout: 20_000 });
+      const { candles: replayed, trades: replayedTrades } = await stored();
+      expect(await chartData(page)).toEqual({
+        bars: replayed.length,
+        lastClose: String(replayed.at(-1)!.payload.close),
+      });
+      expect(await page.locator("#chart canvas").count()).toBeGreaterThan(0);
+      expect(await page.locator("#trades tbody tr").count()).toBe(replayedTrades.length);
+      expect(replayedTrades.length).toBeGreaterThan(0);
+      await expect.poll(() => page.locator("#feed").getAttribute("data-state")).toBe("replay-finished");
+      expect(await page.locator("#feed").textContent()).toMatch(
+        /replay finished · newest event 2026-09-24 06:4\d UTC/,
+      );
+
+      await page.screenshot({ path: join(RESULTS, "live-page-after-replay.png") });
+      expect(pageErrors).toEqual([]);
+      await page.close();
+    } finally {
+      await app.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

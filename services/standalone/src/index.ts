@@ -9,7 +9,13 @@ export {
   type EventBusKind,
   type StandaloneConfig,
 } from "./config.js";
-export { SERVICE_NAME, createStandalone, type Standalone, type StandaloneDeps } from "./service.js";
+export {
+  SERVICE_NAME,
+  createStandalone,
+  localStorageClient,
+  type Standalone,
+  type StandaloneDeps,
+} from "./service.js";
 export { waitForIdle, type WaitForIdleOptions } from "./wait-for-idle.js";
 export {
   DEFAULT_SAMPLE_COINS,

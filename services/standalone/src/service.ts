@@ -3,6 +3,7 @@ import { type ConnectorService, createConnectorService } from "@market-scraper/c
 import {
   type GatewayService,
   LocalStorageClient,
+  type StorageClient,
   createGatewayService,
 } from "@market-scraper/gateway-service";
 import {
@@ -65,6 +66,19 @@ export interface Standalone {
 }
 
 /**
+ * The gateway's client for `storage` in this process. Failures go through `StorageQueries#handle`, the
+ * same mapping the `storage.*` NATS endpoints answer with (a bad cursor is `BAD_REQUEST`, a database
+ * outage `UNAVAILABLE`), so both modes give the same answer to the same request.
+ */
+export function localStorageClient(storage: Pick<StorageService, "queries">): StorageClient {
+  return new LocalStorageClient(async (name, request) => {
+    const result = await storage.queries.handle(name, request);
+    if (result.ok) return result.body;
+    throw result.error;
+  });
+}
+
+/**
  * The four services in one process, each built by its own factory from its own parsed config: the
  * connector publishes on `bus`, the processor and storage consume from it, and the gateway serves the
  * live events and answers history from the same store in process (`LocalStorageClient`).
@@ -102,7 +116,7 @@ export function createStandalone(deps: StandaloneDeps): Standalone {
   registerProcessorMetrics(registry, processor);
   const gateway = createGatewayService({
     bus,
-    storage: new LocalStorageClient((name, request) => storage.queries.run(name, request)),
+    storage: localStorageClient(storage),
     logger,
     config: config.gateway,
     registry,

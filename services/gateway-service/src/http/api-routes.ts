@@ -1,4 +1,10 @@
-import { ConnectorStatusPayload, DEFAULT_PAGE_LIMIT, type StandardEvent } from "@market-scraper/events";
+import {
+  ConnectorStatusPayload,
+  DEFAULT_PAGE_LIMIT,
+  type EventType,
+  type StandardEvent,
+  isMarketDataType,
+} from "@market-scraper/events";
 import type { z } from "zod";
 import type { StorageClient } from "../storage/storage-client.js";
 import {
@@ -83,6 +89,20 @@ async function latestOf(
   return { data: event };
 }
 
+/**
+ * `/v1/events`' stage when none is given: for a market-data type (trade, ticker, order_book, ohlcv),
+ * `processed`, one row per event as the `/v1/markets/{symbol}/…` routes answer (the raw copy of each is
+ * also stored, under `market`); for any other type or none, every stage.
+ */
+function defaultEventsStage(eventType: EventType | undefined): "processed" | undefined {
+  return eventType !== undefined && isMarketDataType(eventType) ? "processed" : undefined;
+}
+
+/** A field of a loose payload the connector may add: its text when it is a non-empty string, else null. */
+function optionalText(value: unknown): string | null {
+  return typeof value === "string" && value !== "" ? value : null;
+}
+
 /** Connector statuses read back per (source, connector, channel): enough for hundreds of connectors. */
 const CONNECTOR_SCAN = 1000;
 
@@ -93,14 +113,23 @@ export const API_ROUTES: readonly ApiRoute[] = [
     summary: "Stored events by filter, with cursor pagination",
     description:
       "Every stored event matching the filter. Pages hold `limit` events; pass `next_cursor` as `cursor` " +
-      "for the next one (null on the last page). Without `stage`, an event stored from several subjects " +
-      "(market and processed) appears once per stage.",
+      "with the same filter for the next one (null on the last page). Market data is stored twice: as " +
+      "the connectors published it (`stage=market`) and as the processors passed it on (`processed`). " +
+      "With a market-data `event_type` (trade, ticker, order_book, ohlcv) and no `stage`, only " +
+      "`processed` events are returned, one per trade; pass `stage=market` for the raw ones. Without " +
+      "`event_type` and `stage`, every stage is returned, so a trade appears once per stage.",
     tag: "history",
     query: EventsParams,
     response: EventPageResponse,
     errors: HISTORY_ERRORS,
     handle: ({ query }, ctx) =>
-      ctx.storage.events(compact({ ...query, limit: query.limit ?? DEFAULT_PAGE_LIMIT })),
+      ctx.storage.events(
+        compact({
+          ...query,
+          stage: query.stage ?? defaultEventsStage(query.event_type),
+          limit: query.limit ?? DEFAULT_PAGE_LIMIT,
+        }),
+      ),
   }),
   route({
     operationId: "listMarkets",
@@ -227,6 +256,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
           message: p.message ?? null,
           channel: p.channel ?? null,
           symbols: p.symbols ?? null,
+          last_error: optionalText(p.last_error),
+          last_error_at: optionalText(p.last_error_at),
           timestamp: event.timestamp,
           event_id: event.event_id,
         });

@@ -162,7 +162,10 @@ export const EventsParams = z
     event_type: eventTypeParam.optional(),
     source: textParam("origin, e.g. hyperliquid").optional(),
     symbol: textParam("normalized symbol, e.g. BTC-USD").optional(),
-    stage: stageParam.optional().meta({ description: "market, processed, system or custom (default: all)" }),
+    stage: stageParam.optional().meta({
+      description:
+        "market, processed, system or custom (default: processed for a market-data event_type, else all)",
+    }),
     ...range,
     limit: limitParam.optional(),
     cursor: cursorParam.optional(),
@@ -247,6 +250,10 @@ export const ConnectorStatusEntry = z.object({
   message: z.string().nullable(),
   channel: z.string().nullable(),
   symbols: z.array(z.string()).nullable(),
+  last_error: z.string().nullable().meta({
+    description: "the connector's last error (e.g. why it cannot resolve its symbols), if it reported one",
+  }),
+  last_error_at: z.string().nullable().meta({ format: "date-time", description: "when that error happened" }),
   timestamp: z.string().meta({ format: "date-time", description: "when the connector reported this status" }),
   event_id: z.string(),
 });

@@ -4,8 +4,9 @@ import { EndpointStorageClient, StorageClientError, type StorageEndpoint } from 
 
 /**
  * Runs one storage query in process: `(name, request) => reply body`, throwing an error whose `code`
- * is a `StorageErrorCode` (`BAD_REQUEST`, `NOT_FOUND`, `UNAVAILABLE`, `INTERNAL`) on failure. The storage
- * service's `StorageQueries#run` has this shape.
+ * is a `StorageErrorCode` (`BAD_REQUEST`, `NOT_FOUND`, `UNAVAILABLE`, `INTERNAL`) on failure; any other
+ * error is `INTERNAL` (502). Build it on the storage service's `StorageQueries#handle` (throwing its
+ * `error`), which maps store errors as the NATS endpoints do: `#run` throws them unmapped.
  */
 export type StorageQueryRunner = (name: StorageEndpoint, request: unknown) => Promise<unknown>;
 
