@@ -237,14 +237,26 @@ describe("timestamps with a UTC offset", () => {
     const created = StandardEvent.create({
       event_type: EventType.OHLCV,
       source: "x",
-      payload: { symbol: "A-B", open: 1, high: 1, low: 1, close: 1, volume: 1, timestamp: "2024-01-15T10:00:00-01:00" },
+      payload: {
+        symbol: "A-B",
+        open: 1,
+        high: 1,
+        low: 1,
+        close: 1,
+        volume: 1,
+        timestamp: "2024-01-15T10:00:00-01:00",
+      },
     });
     expect(created.timestamp).toBe("2024-01-15T11:00:00Z");
     expect(created.payload.timestamp).toBe("2024-01-15T11:00:00Z");
   });
 
   it("still refuses what is not an ISO-8601 time, naming the field", () => {
-    for (const timestamp of ["2024-01-15T10:30:00", "2024-01-15T10:30:00+0100", "0000-01-01T00:30:00+01:00"]) {
+    for (const timestamp of [
+      "2024-01-15T10:30:00",
+      "2024-01-15T10:30:00+0100",
+      "0000-01-01T00:30:00+01:00",
+    ]) {
       const result = StandardEvent.safeParse({ ...JSON.parse(seedTrade), timestamp });
       expect(result.success, timestamp).toBe(false);
       if (!result.success) expect(result.error.field).toBe("timestamp");

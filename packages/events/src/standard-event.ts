@@ -3,7 +3,13 @@ import { EventValidationError } from "./errors.js";
 import { EVENT_TYPES, EventType } from "./event-type.js";
 import { createTradeFastPath } from "./fast-parse.js";
 import { decodeJson } from "./json-text.js";
-import { IsoTimestamp, PayloadSchemas, TradePayload, UtcIsoTimestamp, type PayloadInput } from "./payloads.js";
+import {
+  IsoTimestamp,
+  PayloadSchemas,
+  TradePayload,
+  UtcIsoTimestamp,
+  type PayloadInput,
+} from "./payloads.js";
 import { uuidv7, uuidv7Time } from "./uuid.js";
 
 export const DEFAULT_PRIORITY = 5;

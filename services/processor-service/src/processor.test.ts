@@ -46,7 +46,10 @@ describe("Processor (the seed API)", () => {
     const seen = await collect(bus);
     const processor = new TradesOnly(bus, { clock });
     await processor.start();
-    const trade = makeTrade({ correlation_id: "corr-1", payload: { received_at: "2024-01-15T10:30:59.990Z" } });
+    const trade = makeTrade({
+      correlation_id: "corr-1",
+      payload: { received_at: "2024-01-15T10:30:59.990Z" },
+    });
     await bus.publish(trade);
     await bus.publish(makeOrderBook());
     await waitFor(() => seen.some((e) => e.processed_at));

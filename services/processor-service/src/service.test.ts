@@ -73,7 +73,9 @@ describe("createProcessorService on a MemoryEventBus (standalone)", () => {
       );
     expect(text).toMatch(bucket("604800"));
     expect(text).not.toMatch(bucket("86400"));
-    expect(text).toMatch(/market_scraper_processor_event_age_seconds_sum\{[^}]*event_type="trade"[^}]*\} 172800\n/);
+    expect(text).toMatch(
+      /market_scraper_processor_event_age_seconds_sum\{[^}]*event_type="trade"[^}]*\} 172800\n/,
+    );
     await bus.close();
   });
 });
