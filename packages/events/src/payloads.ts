@@ -11,10 +11,16 @@ const WITH_OFFSET = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?([+-]\d\d:\d\d)$/;
  * sub-second digits kept as written. A `Z` timestamp is returned as it is.
  */
 export function toUtcIso(value: string): string {
+  if (value.endsWith("Z")) return value;
   const m = WITH_OFFSET.exec(value);
   if (m === null) return value;
-  const utc = new Date(Date.parse(`${m[1]!}${m[3]!}`)).toISOString(); // YYYY-MM-DDTHH:MM:SS.000Z
-  return utc.length === 24 ? `${utc.slice(0, 19)}${m[2] ?? ""}Z` : value; // years 0000-9999 only
+  // zod runs this on values its format check refused as well: never throw.
+  const ms = Date.parse(`${m[1]!}${m[3]!}`);
+  if (!Number.isFinite(ms)) return value;
+  const utc = new Date(ms).toISOString(); // YYYY-MM-DDTHH:MM:SS.000Z
+  // Outside years 0000-9999 in UTC (only from the first or last hours of that range) there is no
+  // such ISO form: the value stays as it is, and storage refuses it as a row it cannot index.
+  return utc.length === 24 ? `${utc.slice(0, 19)}${m[2] ?? ""}Z` : value;
 }
 
 /**
@@ -24,7 +30,6 @@ export function toUtcIso(value: string): string {
 export const IsoTimestamp = z.iso
   .datetime({ offset: true })
   .overwrite(toUtcIso)
-  .refine((v) => v.endsWith("Z"), "timestamp out of range (years 0000-9999 in UTC)")
   .describe("ISO-8601 timestamp, e.g. 2024-01-15T10:30:00Z; an offset (+02:00) is converted to Z");
 
 /** A normalized market symbol, `BASE-QUOTE` by convention (e.g. `BTC-USD`). */
