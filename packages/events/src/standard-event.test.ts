@@ -186,8 +186,11 @@ describe("StandardEvent.parse", () => {
 
 describe("markProcessed", () => {
   it("stamps processed_at and the processing duration from the connector's receipt, returning a copy", () => {
-    const event = decodeEvent(seedTrade);
-    const received = { ...event, payload: { ...event.payload, received_at: "2024-01-15T10:30:00.200Z" } };
+    const seed = JSON.parse(seedTrade) as { payload: object };
+    const received = StandardEvent.parse({
+      ...seed,
+      payload: { ...seed.payload, received_at: "2024-01-15T10:30:00.200Z" },
+    });
     const processed = markProcessed(received, new Date("2024-01-15T10:30:00.250Z"));
     expect(processed.processed_at).toBe("2024-01-15T10:30:00.250Z");
     expect(processed.processing_time_ms).toBe(50);
