@@ -1,4 +1,4 @@
-import { EventValidationError } from "./errors.js";
+import { decodeJson } from "./json-text.js";
 import { StandardEvent } from "./standard-event.js";
 
 /**
@@ -14,19 +14,4 @@ export function decodeEvent(data: Uint8Array | string): StandardEvent {
   return StandardEvent.parse(decodeJson(data));
 }
 
-/** Parses JSON bytes without schema validation. Throws `EventValidationError` (`INVALID_JSON`). */
-export function decodeJson(data: Uint8Array | string): unknown {
-  const text =
-    typeof data === "string"
-      ? data
-      : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8");
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (cause) {
-    throw new EventValidationError(
-      "INVALID_JSON",
-      [{ path: "", message: cause instanceof Error ? cause.message : String(cause) }],
-      { cause },
-    );
-  }
-}
+export { decodeJson };

@@ -12,7 +12,7 @@ export interface TradeFastPathSpec {
   readonly eventKeys: readonly string[];
   /** The trade payload schema's keys, in its order. */
   readonly payloadKeys: readonly string[];
-  /** The pattern zod's `z.iso.datetime()` checks. */
+  /** The pattern of a UTC `Z` timestamp, which the timestamp schema keeps as it is (an offset goes to zod). */
   readonly isoPattern: RegExp;
   /** The pattern zod's `z.guid()` checks. */
   readonly guidPattern: RegExp;

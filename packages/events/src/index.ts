@@ -18,6 +18,8 @@ export {
   Interval,
   IsoTimestamp,
   MarketSymbol,
+  UtcIsoTimestamp,
+  toUtcIso,
   OhlcvPayload,
   OrderBookPayload,
   PayloadSchemas,
@@ -36,6 +38,8 @@ export {
   isEventOfType,
   markProcessed,
   priorityOf,
+  processedAgeMs,
+  receivedAtOf,
   type Clock,
   type ConnectorStatusEvent,
   type CreateEventInit,
@@ -73,7 +77,8 @@ export {
   type NormalizedFilter,
 } from "./event-filter.js";
 export { decodeEvent, decodeJson, encodeEvent } from "./codec.js";
-export { uuidv7 } from "./uuid.js";
+export { uuidv7, uuidv7Time } from "./uuid.js";
+export { marketEvent } from "./market-event.js";
 export { generateJsonSchemas } from "./json-schema.js";
 export {
   CandlesQuery,

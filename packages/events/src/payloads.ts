@@ -1,8 +1,36 @@
 import { z } from "zod";
 import { EventType } from "./event-type.js";
 
-/** ISO-8601 UTC timestamp (`Z` suffix), any sub-second precision. */
-export const IsoTimestamp = z.iso.datetime().describe("ISO-8601 UTC timestamp, e.g. 2024-01-15T10:30:00Z");
+/** The form every timestamp is emitted in: UTC with a `Z` suffix, any sub-second precision. */
+export const UtcIsoTimestamp = z.iso.datetime();
+
+const WITH_OFFSET = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?([+-]\d\d:\d\d)$/;
+
+/**
+ * `2024-01-15T12:30:00.123456+02:00` → `2024-01-15T10:30:00.123456Z`: the same instant in UTC, the
+ * sub-second digits kept as written. A `Z` timestamp is returned as it is.
+ */
+export function toUtcIso(value: string): string {
+  if (value.endsWith("Z")) return value;
+  const m = WITH_OFFSET.exec(value);
+  if (m === null) return value;
+  // zod runs this on values its format check refused as well: never throw.
+  const ms = Date.parse(`${m[1]!}${m[3]!}`);
+  if (!Number.isFinite(ms)) return value;
+  const utc = new Date(ms).toISOString(); // YYYY-MM-DDTHH:MM:SS.000Z
+  // Outside years 0000-9999 in UTC (only from the first or last hours of that range) there is no
+  // such ISO form: the value stays as it is, and storage refuses it as a row it cannot index.
+  return utc.length === 24 ? `${utc.slice(0, 19)}${m[2] ?? ""}Z` : value;
+}
+
+/**
+ * ISO-8601 timestamp: any UTC offset is accepted on input (`+00:00`, `-05:30`), and the parsed value is
+ * always UTC with a `Z` suffix, sub-second digits as given.
+ */
+export const IsoTimestamp = z.iso
+  .datetime({ offset: true })
+  .overwrite(toUtcIso)
+  .describe("ISO-8601 timestamp, e.g. 2024-01-15T10:30:00Z; an offset (+02:00) is converted to Z");
 
 /** A normalized market symbol, `BASE-QUOTE` by convention (e.g. `BTC-USD`). */
 export const MarketSymbol = z

@@ -5,8 +5,11 @@ import {
   StandardEvent,
   decodeEvent,
   encodeEvent,
+  marketEvent,
   markProcessed,
+  processedAgeMs,
   subjectFor,
+  uuidv7,
 } from "./index.js";
 
 // The three examples of the design document (seed/event-system.md), verbatim.
@@ -182,12 +185,120 @@ describe("StandardEvent.parse", () => {
 });
 
 describe("markProcessed", () => {
-  it("stamps processed_at and the event age, returning a copy", () => {
-    const event = decodeEvent(seedTrade);
-    const processed = markProcessed(event, new Date("2024-01-15T10:30:00.250Z"));
+  it("stamps processed_at and the processing duration from the connector's receipt, returning a copy", () => {
+    const seed = JSON.parse(seedTrade) as { payload: object };
+    const received = StandardEvent.parse({
+      ...seed,
+      payload: { ...seed.payload, received_at: "2024-01-15T10:30:00.200Z" },
+    });
+    const processed = markProcessed(received, new Date("2024-01-15T10:30:00.250Z"));
     expect(processed.processed_at).toBe("2024-01-15T10:30:00.250Z");
-    expect(processed.processing_time_ms).toBe(250);
-    expect(event.processed_at).toBeUndefined();
+    expect(processed.processing_time_ms).toBe(50);
+    expect(received.processed_at).toBeUndefined();
     expect(subjectFor(processed)).toBe("processed.trade.hyperliquid.BTC-USD");
+  });
+
+  it("does not read a replayed trade's age as processing time; the age is processedAgeMs", () => {
+    const now = Date.parse("2024-01-15T10:30:00Z") + 5_368_686_289; // 62 days after the trade
+    const replayed = StandardEvent.create({
+      event_type: EventType.TRADE,
+      source: "hyperliquid",
+      payload: {
+        symbol: "BTC-USD",
+        price: 50000,
+        volume: 1.5,
+        timestamp: "2024-01-15T10:30:00Z",
+        received_at: new Date(now - 3).toISOString(),
+      },
+    });
+    const processed = markProcessed(replayed, now);
+    expect(processed.processing_time_ms).toBe(3);
+    expect(processedAgeMs(processed)).toBe(5_368_686_289);
+    expect(processedAgeMs(replayed)).toBeUndefined();
+  });
+
+  it("falls back to the creation time in a UUIDv7 event_id, else null (never the age)", () => {
+    const created = Date.parse("2024-01-15T11:00:00.000Z");
+    const v7 = { ...decodeEvent(seedTrade), event_id: uuidv7(created) };
+    expect(markProcessed(v7, created + 7).processing_time_ms).toBe(7);
+    expect(markProcessed(decodeEvent(seedTrade), created).processing_time_ms).toBeNull();
+    expect(markProcessed(decodeEvent(seedTrade), created, created - 2).processing_time_ms).toBe(2);
+  });
+});
+
+describe("timestamps with a UTC offset", () => {
+  it("are accepted on input and emitted with Z, sub-second digits kept", () => {
+    const event = StandardEvent.parse({
+      ...JSON.parse(seedTrade),
+      timestamp: "2024-01-15T12:30:00+02:00",
+      processed_at: "2024-01-15T05:30:00.123456-05:00",
+      payload: { symbol: "BTC-USD", price: 1, volume: 1, timestamp: "2024-01-15T10:30:00+00:00" },
+    });
+    expect(event.timestamp).toBe("2024-01-15T10:30:00Z");
+    expect(event.processed_at).toBe("2024-01-15T10:30:00.123456Z");
+    expect(event.payload.timestamp).toBe("2024-01-15T10:30:00Z");
+    const created = StandardEvent.create({
+      event_type: EventType.OHLCV,
+      source: "x",
+      payload: {
+        symbol: "A-B",
+        open: 1,
+        high: 1,
+        low: 1,
+        close: 1,
+        volume: 1,
+        timestamp: "2024-01-15T10:00:00-01:00",
+      },
+    });
+    expect(created.timestamp).toBe("2024-01-15T11:00:00Z");
+    expect(created.payload.timestamp).toBe("2024-01-15T11:00:00Z");
+  });
+
+  it("still refuses what is not an ISO-8601 time, naming the field", () => {
+    for (const timestamp of [
+      "2024-01-15T10:30:00",
+      "2024-01-15T10:30:00+0100",
+      "2024-01-15T10:30:00+24:00",
+    ]) {
+      const result = StandardEvent.safeParse({ ...JSON.parse(seedTrade), timestamp });
+      expect(result.success, timestamp).toBe(false);
+      if (!result.success) expect(result.error.field).toBe("timestamp");
+    }
+  });
+});
+
+describe("StandardEvent.parse of JSON text", () => {
+  it("accepts the text as read off the wire, as well as the decoded value", () => {
+    expect(StandardEvent.parse(seedTrade)).toEqual(StandardEvent.parse(JSON.parse(seedTrade)));
+    expect(StandardEvent.parse(seedOhlcv).event_type).toBe("ohlcv");
+    const ok = StandardEvent.safeParse(seedError);
+    expect(ok.success && ok.event.event_type).toBe("error");
+  });
+
+  it("gives INVALID_JSON for text that is not JSON, and names the field of a bad event", () => {
+    expect(() => StandardEvent.parse("{not json")).toThrow(EventValidationError);
+    const bad = StandardEvent.safeParse("{not json");
+    expect(!bad.success && bad.error.code).toBe("INVALID_JSON");
+    const badPrice = StandardEvent.safeParse(seedTrade.replace("50000.00", '"50000"'));
+    expect(!badPrice.success && badPrice.error.field).toBe("payload.price");
+    expect(!badPrice.success && badPrice.error.code).toBe("INVALID_EVENT");
+  });
+});
+
+describe("marketEvent: one correlation_id rule for market events", () => {
+  const book = { symbol: "BTC-USD", bid: 1, ask: 2, bid_volume: 1, ask_volume: 1 };
+  it("an event made alone from its exchange message is correlated with itself", () => {
+    const id = uuidv7();
+    const event = marketEvent(EventType.ORDER_BOOK, id, "2024-01-15T10:30:00Z", "hyperliquid", book);
+    expect(event.correlation_id).toBe(id);
+    expect(StandardEvent.parse(event)).toEqual(event);
+  });
+
+  it("the events of one message share the first one's id", () => {
+    const first = uuidv7();
+    const trade = { symbol: "BTC-USD", price: 1, volume: 1, timestamp: "2024-01-15T10:30:00Z" };
+    const a = marketEvent(EventType.TRADE, first, trade.timestamp, "hyperliquid", trade);
+    const b = marketEvent(EventType.TRADE, uuidv7(), trade.timestamp, "hyperliquid", trade, first);
+    expect([a.correlation_id, b.correlation_id]).toEqual([first, first]);
   });
 });

@@ -2,8 +2,15 @@ import { z } from "zod";
 import { EventValidationError } from "./errors.js";
 import { EVENT_TYPES, EventType } from "./event-type.js";
 import { createTradeFastPath } from "./fast-parse.js";
-import { IsoTimestamp, PayloadSchemas, TradePayload, type PayloadInput } from "./payloads.js";
-import { uuidv7 } from "./uuid.js";
+import { decodeJson } from "./json-text.js";
+import {
+  IsoTimestamp,
+  PayloadSchemas,
+  TradePayload,
+  UtcIsoTimestamp,
+  type PayloadInput,
+} from "./payloads.js";
+import { uuidv7, uuidv7Time } from "./uuid.js";
 
 export const DEFAULT_PRIORITY = 5;
 export const ERROR_PRIORITY = 1;
@@ -24,7 +31,10 @@ const envelope = {
     .number()
     .nullable()
     .optional()
-    .describe("set by markProcessed: processed_at - timestamp in ms"),
+    .describe(
+      "set by markProcessed: the processing duration in ms, from payload.received_at (the connector's " +
+        "receipt; else the event's creation) to processed_at",
+    ),
 };
 
 function variant<T extends EventType>(type: T) {
@@ -52,7 +62,7 @@ function patternOf(schema: { _zod: { def: { pattern?: RegExp | undefined } } }):
 export const parseTradeFast = createTradeFastPath({
   eventKeys: Object.keys(EventSchemas[EventType.TRADE].shape),
   payloadKeys: Object.keys(TradePayload.shape),
-  isoPattern: patternOf(IsoTimestamp),
+  isoPattern: patternOf(UtcIsoTimestamp),
   guidPattern: patternOf(EventSchemas[EventType.TRADE].shape.event_id),
 });
 
@@ -128,8 +138,12 @@ function create<T extends EventType>(init: CreateEventInit<T>, clock: Clock = sy
   return parse(candidate) as StandardEvent<T>;
 }
 
-/** Validates an already-decoded value. Throws `EventValidationError` naming each bad field. */
-function parse(value: unknown): StandardEvent {
+/**
+ * Validates an event: the decoded value, or the JSON text of one (as read off the wire). Throws
+ * `EventValidationError` naming each bad field (`INVALID_JSON` for text that is not JSON).
+ */
+function parse(input: unknown): StandardEvent {
+  const value = typeof input === "string" ? decodeJson(input) : input;
   const fast = parseTradeFast(value);
   if (fast !== undefined) return fast as StandardEvent;
   const result = StandardEventSchema.safeParse(value);
@@ -140,7 +154,16 @@ function parse(value: unknown): StandardEvent {
 export type SafeParseResult =
   { success: true; event: StandardEvent } | { success: false; error: EventValidationError };
 
-function safeParse(value: unknown): SafeParseResult {
+/** `parse` without throwing: the decoded value or its JSON text. */
+function safeParse(input: unknown): SafeParseResult {
+  let value = input;
+  if (typeof input === "string") {
+    try {
+      value = decodeJson(input);
+    } catch (error) {
+      return { success: false, error: error as EventValidationError };
+    }
+  }
   const fast = parseTradeFast(value);
   if (fast !== undefined) return { success: true, event: fast as StandardEvent };
   const result = StandardEventSchema.safeParse(value);
@@ -150,17 +173,42 @@ function safeParse(value: unknown): SafeParseResult {
 }
 
 /**
- * Returns a copy stamped with `processed_at` and `processing_time_ms` (the event's age at processing:
- * `processed_at - timestamp`, as in the original framework). Events are treated as immutable.
+ * When the data entered the system, in ms: the connector's receipt (`payload.received_at`), else the
+ * event's creation as recorded in a UUIDv7 `event_id`; `undefined` when the event says neither.
  */
-export function markProcessed<E extends StandardEvent>(event: E, now: Date | number = Date.now()): E {
+export function receivedAtOf(event: StandardEvent): number | undefined {
+  const receivedAt = (event.payload as { received_at?: unknown }).received_at;
+  if (typeof receivedAt === "string") {
+    const ms = Date.parse(receivedAt);
+    if (Number.isFinite(ms)) return ms;
+  }
+  return uuidv7Time(event.event_id);
+}
+
+/**
+ * Returns a copy stamped with `processed_at` (= `now`) and `processing_time_ms`: the processing
+ * duration, from `receivedAt` (default `receivedAtOf(event)`) to `processed_at`; `null` when unknown.
+ * It is not the event's age: a replayed trade of two months ago processed in 3 ms reads 3. The age
+ * (exchange time → processed) is `processedAgeMs`. Events are treated as immutable.
+ */
+export function markProcessed<E extends StandardEvent>(
+  event: E,
+  now: Date | number = Date.now(),
+  receivedAt: number | undefined = receivedAtOf(event),
+): E {
   const nowMs = typeof now === "number" ? now : now.getTime();
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it for generic E
   return {
     ...event,
     processed_at: new Date(nowMs).toISOString(),
-    processing_time_ms: nowMs - Date.parse(event.timestamp),
+    processing_time_ms: receivedAt === undefined ? null : nowMs - receivedAt,
   } as E;
+}
+
+/** Exchange → processed latency of a processed event (`processed_at - timestamp`), in ms; else undefined. */
+export function processedAgeMs(event: StandardEvent): number | undefined {
+  if (typeof event.processed_at !== "string") return undefined;
+  return Date.parse(event.processed_at) - Date.parse(event.timestamp);
 }
 
 export function priorityOf(event: StandardEvent): number {
@@ -177,5 +225,6 @@ export const StandardEvent = {
   parse,
   safeParse,
   markProcessed,
+  receivedAtOf,
   schema: StandardEventSchema,
 } as const;

@@ -47,3 +47,11 @@ export function uuidv7(nowMs: number = Date.now()): string {
     HEX[pool[o + 9]!]!
   );
 }
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
+/** The Unix milliseconds in a UUID version 7, or `undefined` for any other id. */
+export function uuidv7Time(id: string): number | undefined {
+  if (!UUID_V7.test(id)) return undefined;
+  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}

@@ -1,13 +1,20 @@
 import type { Registry } from "@market-scraper/runtime";
-import { Counter, Gauge } from "prom-client";
+import { Counter, Gauge, Histogram } from "prom-client";
 import type { ConsumerStats } from "./partitioned-consumer.js";
 import type { ProcessorStats } from "./processor.js";
+import type { ProcessedAgeObserver } from "./service.js";
 
 export interface ProcessorMetricsSource {
   processorStats(): ReadonlyMap<string, Readonly<ProcessorStats>>;
   lateTrades(): ReadonlyMap<string, number>;
   consumerStats(): Readonly<ConsumerStats> | null;
+  onProcessedAge?(observer: ProcessedAgeObserver): void;
 }
+
+/** Exchange → processed latency buckets, seconds: live data (ms to seconds) up to replays (days). */
+export const EVENT_AGE_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86_400, 604_800,
+];
 
 type Labels = Record<string, string>;
 
@@ -75,6 +82,18 @@ export function registerProcessorMetrics(registry: Registry, source: ProcessorMe
         const s = source.consumerStats();
         return s ? [[{}, s[key]]] : [];
       },
+    );
+  }
+  if (source.onProcessedAge) {
+    const age = new Histogram({
+      name: "market_scraper_processor_event_age_seconds",
+      help: "Exchange time to processed_at of every processed market event (processed_at - timestamp)",
+      labelNames: ["event_type", "source"],
+      buckets: EVENT_AGE_BUCKETS,
+      registers: [registry],
+    });
+    source.onProcessedAge((event, ageMs) =>
+      age.observe({ event_type: event.event_type, source: event.source }, ageMs / 1000),
     );
   }
   new Gauge({

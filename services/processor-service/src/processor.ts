@@ -8,6 +8,7 @@ import {
   StandardEvent as Events,
   isMarketDataType,
   markProcessed,
+  receivedAtOf,
 } from "@market-scraper/events";
 import { deterministicId } from "./deterministic-id.js";
 import { ProcessorError } from "./processor-error.js";
@@ -34,6 +35,8 @@ export interface ProcessorOptions {
   /** How `start()` subscribes: a queue `group` (stateless load sharing) or a `durable` (at-least-once). */
   group?: string;
   durable?: string;
+  /** Called with every output `handle` stamps (before it is published): the service's metrics hook. */
+  onOutput?: (output: StandardEvent) => void;
 }
 
 /** Counters of one processor, read by the service's `/metrics`. */
@@ -207,7 +210,13 @@ export abstract class Processor {
   async handle(event: StandardEvent): Promise<StandardEvent[]> {
     const outputs = await this.apply(event);
     const now = this.clock.now();
-    return outputs.map((out) => deriveOutput(event, out, now));
+    const receivedAt = receivedAtOf(event);
+    const onOutput = this.#options.onOutput;
+    return outputs.map((out) => {
+      const stamped = deriveOutput(event, out, now, receivedAt);
+      onOutput?.(stamped);
+      return stamped;
+    });
   }
 
   /** Subscribes to the declared types in the `market` stage and publishes the outputs. */
@@ -239,11 +248,17 @@ export abstract class Processor {
 
 /**
  * Stamps an output of processing `input`: market data gets `markProcessed` (so it goes to
- * `processed.…`); an output that is the input itself (or a modified copy with its id) gets a new id
- * derived from the input's, so a replay re-emits the same id; `parent_event_id` defaults to the input,
- * `correlation_id` is the input's.
+ * `processed.…`), its `processing_time_ms` measured from the input's receipt by the connector
+ * (`receivedAtOf(input)`: a candle's from the trade that produced it); an output that is the input
+ * itself (or a modified copy with its id) gets a new id derived from the input's, so a replay re-emits
+ * the same id; `parent_event_id` defaults to the input, `correlation_id` is the input's.
  */
-export function deriveOutput(input: StandardEvent, out: StandardEvent, nowMs: number): StandardEvent {
+export function deriveOutput(
+  input: StandardEvent,
+  out: StandardEvent,
+  nowMs: number,
+  receivedAt: number | undefined = receivedAtOf(input),
+): StandardEvent {
   const sameId = out.event_id === input.event_id;
   const stamped: StandardEvent = {
     ...out,
@@ -252,6 +267,6 @@ export function deriveOutput(input: StandardEvent, out: StandardEvent, nowMs: nu
     parent_event_id: sameId ? input.event_id : (out.parent_event_id ?? input.event_id),
   };
   return isMarketDataType(stamped.event_type) && !stamped.processed_at
-    ? markProcessed(stamped, nowMs)
+    ? markProcessed(stamped, nowMs, receivedAt)
     : stamped;
 }

@@ -1,9 +1,10 @@
 import { MemoryEventBus } from "@market-scraper/bus";
 import type { StandardEvent } from "@market-scraper/events";
-import { createLogger, parseEnv } from "@market-scraper/runtime";
+import { createLogger, createMetricsRegistry, parseEnv } from "@market-scraper/runtime";
 import { makeOhlcv, makeTrade, waitFor } from "@market-scraper/testkit";
 import { describe, expect, it } from "vitest";
 import { processorEnv } from "./config.js";
+import { registerProcessorMetrics } from "./processor-metrics.js";
 import { createProcessorService } from "./service.js";
 
 const logger = createLogger({ service: "processor-service", level: "silent" });
@@ -42,6 +43,39 @@ describe("createProcessorService on a MemoryEventBus (standalone)", () => {
     expect(stats.get("validate+dedup+ohlcv")).toMatchObject({ received: 3 });
     expect(seen.some((e) => e.parent_event_id === exchangeCandle.event_id)).toBe(false);
     expect(service.consumerStats()).toBeNull();
+    await bus.close();
+  });
+
+  it("stamps the processing duration (not the event's age) and puts the age in a histogram", async () => {
+    const bus = new MemoryEventBus();
+    const seen: StandardEvent[] = [];
+    await bus.subscribe({ stage: "processed", event_types: ["trade"] }, (e) => {
+      seen.push(e);
+    });
+    const now = Date.parse("2024-01-17T10:30:00.000Z"); // the trade is replayed two days later
+    const config = parseEnv(processorEnv, { OHLCV_INTERVALS: "1m" });
+    const service = createProcessorService({ bus, logger, config, clock: { now: () => now } });
+    const registry = createMetricsRegistry({ service: "processor-service" });
+    registerProcessorMetrics(registry, service);
+    await service.start();
+    const replayed = makeTrade({
+      timestamp: "2024-01-15T10:30:00.000Z",
+      payload: { received_at: new Date(now - 4).toISOString() },
+    });
+    await bus.publish(replayed);
+    await waitFor(() => seen.length === 1);
+    await service.stop();
+    expect(seen[0]).toMatchObject({ processed_at: "2024-01-17T10:30:00.000Z", processing_time_ms: 4 });
+    const text = await registry.metrics();
+    const bucket = (le: string) =>
+      new RegExp(
+        `market_scraper_processor_event_age_seconds_bucket\\{le="${le}",[^}]*event_type="trade",source="${replayed.source}"\\} 1\\n`,
+      );
+    expect(text).toMatch(bucket("604800"));
+    expect(text).not.toMatch(bucket("86400"));
+    expect(text).toMatch(
+      /market_scraper_processor_event_age_seconds_sum\{[^}]*event_type="trade"[^}]*\} 172800\n/,
+    );
     await bus.close();
   });
 });

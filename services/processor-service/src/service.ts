@@ -1,5 +1,11 @@
 import type { EventBus, Subscription } from "@market-scraper/bus";
-import { type Clock, EventType, markProcessed } from "@market-scraper/events";
+import {
+  type Clock,
+  EventType,
+  type StandardEvent,
+  markProcessed,
+  processedAgeMs,
+} from "@market-scraper/events";
 import type { HealthState, Logger } from "@market-scraper/runtime";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type CheckpointStore, KvCheckpointStore } from "./checkpoint-store.js";
@@ -44,7 +50,14 @@ export interface ProcessorService {
   consumerStats(): Readonly<ConsumerStats> | null;
   /** How events are consumed: `partitioned-jetstream` (stateful on NATS) or `bus` (shared durable). */
   readonly mode: "partitioned-jetstream" | "bus";
+  /**
+   * Calls `observer` with every processed market event the service publishes and its age in ms
+   * (exchange time → `processed_at`, see `processedAgeMs`): the latency histogram's feed.
+   */
+  onProcessedAge(observer: ProcessedAgeObserver): void;
 }
+
+export type ProcessedAgeObserver = (event: StandardEvent, ageMs: number) => void;
 
 /**
  * The processor service: the pipeline `PROCESSORS` (validate → dedup → ohlcv by default, chained
@@ -74,7 +87,13 @@ export function createProcessorService(deps: ProcessorServiceDeps): ProcessorSer
     }),
     ...(deps.extraProcessors ?? []),
   ];
-  const pipeline = new Pipeline(bus, stages, common);
+  const ageObservers: ProcessedAgeObserver[] = [];
+  const observeAge = (event: StandardEvent): void => {
+    if (ageObservers.length === 0) return;
+    const age = processedAgeMs(event);
+    if (age !== undefined) for (const observer of ageObservers) observer(event, age);
+  };
+  const pipeline = new Pipeline(bus, stages, { ...common, onOutput: observeAge });
   // Computed candles go to processed.ohlcv.<source>.<symbol>; exchange candles passed through would
   // land on the same subjects with other values, so with `ohlcv` on, market.ohlcv is not consumed.
   const consumedTypes = stages.some((s) => s instanceof OhlcvProcessor)
@@ -153,11 +172,16 @@ export function createProcessorService(deps: ProcessorServiceDeps): ProcessorSer
         for (const stage of stages) {
           if (!(stage instanceof OhlcvProcessor)) continue;
           for (const candle of stage.drainOpen()) {
-            await bus.publish(markProcessed(candle, now));
+            const processed = markProcessed(candle, now);
+            observeAge(processed);
+            await bus.publish(processed);
           }
         }
       }
       await bus.flush();
+    },
+    onProcessedAge(observer) {
+      ageObservers.push(observer);
     },
     processorStats() {
       return new Map([pipeline, ...stages].map((p) => [p.name, p.stats()]));

@@ -274,15 +274,15 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
             source: "a",
             symbol: "BTC-USD",
             event_types: ["ticker", "trade"],
-            first_timestamp: "2024-03-01T00:00:00.000000Z",
-            last_timestamp: "2024-03-01T00:00:05.000000Z",
+            first_timestamp: "2024-03-01T00:00:00.000Z",
+            last_timestamp: "2024-03-01T00:00:05.000Z",
           },
           {
             source: "b",
             symbol: "ETH-USD",
             event_types: ["trade"],
-            first_timestamp: "2024-03-01T00:00:01.000000Z",
-            last_timestamp: "2024-03-01T00:00:01.000000Z",
+            first_timestamp: "2024-03-01T00:00:01.000Z",
+            last_timestamp: "2024-03-01T00:00:01.000Z",
           },
         ],
       });
@@ -290,8 +290,8 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
       expect(await queries.stats({})).toEqual({
         total_events: 4,
         by_type: { trade: 2, ticker: 1, error: 1 },
-        oldest_timestamp: "2024-03-01T00:00:00.000000Z",
-        newest_timestamp: "2024-03-01T00:00:09.000000Z",
+        oldest_timestamp: "2024-03-01T00:00:00.000Z",
+        newest_timestamp: "2024-03-01T00:00:09.000Z",
         consumer_lag: 7,
       });
     });

@@ -349,6 +349,23 @@ describe("HyperliquidParser", () => {
       ),
     ).toMatchObject({ kind: "invalid", reason: "bad interval" });
   });
+
+  it("gives every market event a correlation_id: the first event of its frame (itself when alone)", () => {
+    const p = parser();
+    const frames = [
+      '{"channel":"trades","data":[{"coin":"BTC","side":"B","px":"1","sz":"1","time":1,"hash":"0x0","tid":1},{"coin":"BTC","side":"A","px":"1","sz":"2","time":1,"hash":"0x0","tid":2}]}',
+      '{"channel":"l2Book","data":{"coin":"BTC","time":1,"levels":[[{"px":"1","sz":"1","n":1}],[{"px":"2","sz":"1","n":1}]]}}',
+      '{"channel":"candle","data":{"t":1,"T":2,"s":"BTC","i":"1m","o":"1","c":"1","h":"1","l":"1","v":"1","n":1}}',
+      '{"channel":"activeAssetCtx","data":{"coin":"BTC","ctx":{"markPx":"1","midPx":"1.5","dayBaseVlm":"1"}}}',
+      '{"channel":"bbo","data":{"coin":"BTC","time":1,"bbo":[{"px":"1","sz":"1","n":1},{"px":"2","sz":"1","n":1}]}}',
+    ];
+    const [trades, ...alone] = frames.map((frame) => eventsOf(p.parse(frame, RECEIVED)));
+    expect(trades!.map((e) => e.correlation_id)).toEqual([trades![0]!.event_id, trades![0]!.event_id]);
+    expect(alone.map((events) => events.map((e) => [e.event_type, e.correlation_id]))).toEqual(
+      alone.map((events) => events.map((e) => [e.event_type, e.event_id])),
+    );
+    expect(alone.flat().map((e) => e.event_type)).toEqual(["order_book", "ohlcv", "ticker"]);
+  });
 });
 
 describe("HyperliquidParser, the first line of validation", () => {

@@ -1,11 +1,10 @@
 import {
   EventType,
-  type MarketDataType,
   type OhlcvEvent,
-  type StandardEvent,
   type OrderBookEvent,
   type TickerEvent,
   type TradeEvent,
+  marketEvent,
   uuidv7,
 } from "@market-scraper/events";
 import {
@@ -124,32 +123,6 @@ const LIVE_TRADE = new RegExp(
     String.raw`(?:,"users":\[(?:${PLAIN_STRING}(?:,${PLAIN_STRING})*)?\])?\}([,\]])`,
   "y",
 );
-
-/**
- * A market-data event as the connector makes it: priority 5, not processed, no parent. Every event has
- * this one object shape (the fields in this order), which keeps V8's property access monomorphic.
- */
-function marketEvent<T extends MarketDataType>(
-  event_type: T,
-  event_id: string,
-  timestamp: string,
-  source: string,
-  payload: StandardEvent<T>["payload"],
-  correlation_id: string | null = null,
-): StandardEvent<T> {
-  return {
-    event_id,
-    event_type,
-    timestamp,
-    source,
-    payload,
-    correlation_id,
-    parent_event_id: null,
-    priority: 5,
-    processed_at: null,
-    processing_time_ms: null,
-  } as StandardEvent<T>;
-}
 
 /**
  * A JSON string holding a finite number, as Hyperliquid sends prices, sizes, candles and contexts; NaN

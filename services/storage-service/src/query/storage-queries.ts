@@ -12,7 +12,7 @@ import {
 } from "@market-scraper/events";
 import type { z } from "zod";
 import { decodeCursor, encodeCursor } from "../store/cursor.js";
-import { isoToMicros, microsToIso } from "../store/event-row.js";
+import { isoToMicros, microsToApiIso } from "../store/event-row.js";
 import type { PageQuery, Store, StoredPage } from "../store/store.js";
 import { StoreError, errorMessage } from "../store/store-error.js";
 
@@ -182,8 +182,8 @@ export class StorageQueries {
         source: m.source,
         symbol: m.symbol,
         event_types: m.event_types,
-        first_timestamp: microsToIso(m.first_us),
-        last_timestamp: microsToIso(m.last_us),
+        first_timestamp: microsToApiIso(m.first_us),
+        last_timestamp: microsToApiIso(m.last_us),
       })),
     });
   }
@@ -197,8 +197,8 @@ export class StorageQueries {
     return StatsReply.parse({
       total_events: stats.total_events,
       by_type: stats.by_type,
-      oldest_timestamp: stats.oldest_us === null ? null : microsToIso(stats.oldest_us),
-      newest_timestamp: stats.newest_us === null ? null : microsToIso(stats.newest_us),
+      oldest_timestamp: stats.oldest_us === null ? null : microsToApiIso(stats.oldest_us),
+      newest_timestamp: stats.newest_us === null ? null : microsToApiIso(stats.newest_us),
       consumer_lag: lag,
     });
   }

@@ -2,7 +2,7 @@ import { markProcessed } from "@market-scraper/events";
 import { makeHeartbeat, makeOhlcv, makeTrade } from "@market-scraper/testkit";
 import { describe, expect, it } from "vitest";
 import { decodeCursor, encodeCursor } from "./cursor.js";
-import { eventRow, isoToMicros, microsToIso } from "./event-row.js";
+import { eventRow, isoToMicros, microsToApiIso, microsToIso } from "./event-row.js";
 import { StoreError } from "./store-error.js";
 
 describe("event rows", () => {
@@ -16,6 +16,13 @@ describe("event rows", () => {
     expect(microsToIso(Date.parse("2024-01-15T10:30:00.123Z") * 1000 + 4)).toBe(
       "2024-01-15T10:30:00.123004Z",
     );
+  });
+
+  it("writes API times like the events' own: milliseconds, microseconds only when there are some", () => {
+    const ms = Date.parse("2024-01-15T10:30:00.120Z") * 1000;
+    expect(microsToApiIso(ms)).toBe("2024-01-15T10:30:00.120Z");
+    expect(microsToApiIso(ms + 4)).toBe("2024-01-15T10:30:00.120004Z");
+    expect(microsToApiIso(0)).toBe("1970-01-01T00:00:00.000Z");
   });
 
   it("types the queried fields and keeps the body as received", () => {

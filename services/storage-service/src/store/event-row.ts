@@ -48,6 +48,14 @@ export function microsToIso(us: number): string {
   return `${base.slice(0, -1)}${String(micros).padStart(3, "0")}Z`;
 }
 
+/**
+ * A time for API answers, written like the events' own times: milliseconds (`…00.123Z`), with
+ * microseconds only when the stored time has them (`…00.123456Z`), so nothing is lost.
+ */
+export function microsToApiIso(us: number): string {
+  return us % 1000 === 0 ? new Date(us / 1000).toISOString() : microsToIso(us);
+}
+
 /** Builds the row of an event received on `stage`; `body` is its JSON text. */
 export function eventRow(event: StandardEvent, stage: Stage, body: string): EventRow {
   const ts = isoToMicros(event.timestamp);

@@ -24,7 +24,8 @@ interface Migration {
 
 /**
  * Versioned migrations, applied in one `BEGIN IMMEDIATE` transaction (the write lock serializes
- * processes opening the same file). `ts` is microseconds since the epoch.
+ * processes opening the same file). `ts` is microseconds since the epoch (exact, and fast to index and
+ * compare); the `events_readable` view shows it as ISO-8601 text for other tools.
  */
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
@@ -46,6 +47,21 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_ts_idx ON events (ts, event_id, stage);
       CREATE INDEX events_type_symbol_ts_idx ON events (event_type, symbol, ts, event_id);
       CREATE INDEX events_type_source_symbol_ts_idx ON events (event_type, source, symbol, ts);
+    `,
+  },
+  {
+    // For people reading the file with sqlite3 and other tools: the times as ISO-8601 text, on which
+    // datetime(), strftime() and string comparisons work. A view costs the writer nothing.
+    version: 2,
+    name: "events_readable view",
+    sql: `
+      CREATE VIEW IF NOT EXISTS events_readable AS
+      SELECT
+        strftime('%Y-%m-%dT%H:%M:%fZ', (ts / 1000) / 1000.0, 'unixepoch') AS time,
+        event_id, stage, event_type, source, symbol, interval,
+        strftime('%Y-%m-%dT%H:%M:%fZ', stored_at / 1000.0, 'unixepoch') AS stored_time,
+        ts, stored_at, body
+      FROM events;
     `,
   },
 ];
