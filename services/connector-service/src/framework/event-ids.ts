@@ -85,6 +85,16 @@ export function deterministicEventId(timeMs: number, streamHash: number, id: num
   return timeIdPrefix(timeMs) + streamIdInfixes(streamHash)[idHigh]! + hex48(id - idHigh * TWO_48);
 }
 
+/**
+ * The deterministic id of a record the exchange sends without an id of its own (a book snapshot, a
+ * ticker, an open candle): its exchange time, its stream (`streamHash`: FNV-1a of source, symbol and
+ * type) and a hash of its content. What the exchange sent twice (a replay, an overlap, a re-sent
+ * snapshot) gets the same id, so storage keeps it once; two different records never share one.
+ */
+export function contentEventId(timeMs: number, streamHash: number, content: string): string {
+  return deterministicEventId(timeMs, streamHash, fnv1a32(content));
+}
+
 /** The last group of a deterministic id: the low 48 bits of the exchange id. */
 export function idSuffix(id: number): string {
   return hex48(id - Math.floor(id / TWO_48) * TWO_48);

@@ -6,10 +6,10 @@ import {
   type OrderBookEvent,
   type TickerEvent,
   type TradeEvent,
-  uuidv7,
 } from "@market-scraper/events";
 import {
   ID_HIGH_DIVISOR,
+  contentEventId,
   deterministicEventId,
   fnv1a32,
   idSuffix,
@@ -39,6 +39,9 @@ export interface ParserMarket extends HyperliquidMarket {
   readonly streamHash: number;
   /** The id infixes of `streamHash` (see `streamIdInfixes`). */
   readonly idInfixes: readonly [string, string, string, string];
+  /** FNV-1a of `source|coin|order_book` and `source|coin|ticker`: the streams of the content ids. */
+  readonly bookHash: number;
+  readonly tickerHash: number;
   /** The trades this market has published (when the parser de-duplicates; made at its first trade). */
   dedup: DedupStream | undefined;
 }
@@ -273,6 +276,8 @@ export class HyperliquidParser {
       ...market,
       streamHash,
       idInfixes: streamIdInfixes(streamHash),
+      bookHash: fnv1a32(`${this.source}|${market.coin}|order_book`),
+      tickerHash: fnv1a32(`${this.source}|${market.coin}|ticker`),
       dedup: undefined,
     });
   }
@@ -564,10 +569,12 @@ export class HyperliquidParser {
       return { kind: "invalid", channel: "l2Book", reason };
     }
     const timestamp = this.#isoOf(d.time);
+    // The id: exchange time and the levels (the same snapshot sent again is the same event).
+    const eventId = contentEventId(d.time, market.bookHash, `${bids.join(",")}|${asks.join(",")}`);
     return {
       kind: "book",
       coin: market.coin,
-      event: marketEvent(EventType.ORDER_BOOK, uuidv7(receivedAt), timestamp, this.source, {
+      event: marketEvent(EventType.ORDER_BOOK, eventId, timestamp, this.source, {
         symbol: market.symbol,
         raw_symbol: market.coin,
         bid: bestBid[0],
@@ -631,9 +638,14 @@ export class HyperliquidParser {
       received_at: this.#receivedIso(receivedAt),
     };
     if (trades !== undefined) payload.trades = trades;
+    // An open candle's id: its open time and its values so far (each update is its own event).
     const eventId = closed
       ? deterministicEventId(c.t, fnv1a32(`${this.source}|${market.coin}|${interval}|closed`), 0)
-      : uuidv7(receivedAt);
+      : contentEventId(
+          c.t,
+          fnv1a32(`${this.source}|${market.coin}|${interval}|open`),
+          `${open},${high},${low},${close},${volume},${trades ?? ""},${c.T}`,
+        );
     return marketEvent(EventType.OHLCV, eventId, timestamp, this.source, payload);
   }
 
@@ -724,7 +736,8 @@ export class HyperliquidParser {
   #ticker(market: ParserMarket, state: TickerState, receivedAt: number): TickerEvent | undefined {
     const ctx = state.ctx;
     if (ctx === undefined || !state.hasBbo || !(state.bid > 0) || !(state.ask > 0)) return undefined;
-    const timestamp = this.#isoOf(Math.max(state.bboTime, 0) || receivedAt);
+    const time = Math.max(state.bboTime, 0) || receivedAt;
+    const timestamp = this.#isoOf(time);
     const payload: TickerEvent["payload"] = {
       symbol: market.symbol,
       raw_symbol: market.coin,
@@ -744,7 +757,10 @@ export class HyperliquidParser {
     if (ctx.funding !== undefined) payload.funding_rate = ctx.funding;
     if (ctx.dayNtlVlm !== undefined) payload.volume_quote_24h = ctx.dayNtlVlm;
     if (ctx.prevDayPx !== undefined) payload.prev_day_price = ctx.prevDayPx;
-    return marketEvent(EventType.TICKER, uuidv7(receivedAt), timestamp, this.source, payload);
+    // The id: the time of its best bid/offer and every value it carries (both halves of the ticker).
+    const content = `${state.bid},${state.ask},${state.bidSize},${state.askSize},${ctx.price},${ctx.volume},${ctx.markPx},${ctx.midPx},${ctx.oraclePx},${ctx.openInterest},${ctx.funding},${ctx.dayNtlVlm},${ctx.prevDayPx}`;
+    const eventId = contentEventId(time, market.tickerHash, content);
+    return marketEvent(EventType.TICKER, eventId, timestamp, this.source, payload);
   }
 
   #ack(data: unknown): FrameResult {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { StandardEvent } from "@market-scraper/events";
+import { StandardEvent, isMarketDataType } from "@market-scraper/events";
 import { createLogger } from "@market-scraper/runtime";
 import { FakeHyperliquidServer, waitFor } from "@market-scraper/testkit";
 import { afterAll, describe, expect, it } from "vitest";
@@ -55,6 +55,29 @@ describe("replay of a Hyperliquid capture", () => {
       new Date(1790232216055).toISOString(),
     );
     expect(replay.framesPlayed).toBe(20);
+  });
+
+  it("gives every market event an id from what the exchange sent: the same ids on every replay", async () => {
+    const play = async (): Promise<StandardEvent[]> => {
+      const events: StandardEvent[] = [];
+      const replay = createHyperliquidReplay({
+        file: FIXTURE,
+        pace: { mode: "max" },
+        sink: { publish: (e) => events.push(e) },
+        logger,
+        heartbeatIntervalMs: 0,
+      });
+      await replay.start();
+      await replay.done();
+      return events.filter((e) => isMarketDataType(e.event_type));
+    };
+    const first = await play();
+    await new Promise((r) => setTimeout(r, 5)); // another wall-clock millisecond: ids must not depend on it
+    const second = await play();
+    expect(new Set(first.map((e) => e.event_type))).toEqual(new Set(["trade", "order_book", "ohlcv", "ticker"]));
+    expect(second.map((e) => [e.event_type, e.event_id])).toEqual(first.map((e) => [e.event_type, e.event_id]));
+    // Distinct events keep distinct ids.
+    expect(new Set(first.map((e) => e.event_id)).size).toBe(first.length);
   });
 
   it("plays in real time (scaled by speed) on the injected clock", async () => {
