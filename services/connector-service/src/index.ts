@@ -1,6 +1,9 @@
 export {
+  assertReplayFileReadable,
   connectorEnv,
+  connectorEnvOnDisk,
   CONNECTOR_NAMES,
+  replayFileProblem,
   shardSymbols,
   type ConnectorConfig,
   type ConnectorName,
