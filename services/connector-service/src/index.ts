@@ -44,6 +44,7 @@ export {
   ReplayConnector,
   type FrameHandler,
   type ReplayConnectorOptions,
+  type ReplayProgress,
   type ReplayIo,
   type ReplayPace,
 } from "./framework/replay-connector.js";

@@ -43,10 +43,19 @@ describe("createConnectorService", () => {
       CAPTURE_DIR: dir,
       HEARTBEAT_INTERVAL: "0",
     });
-    const service = createConnectorService({ config, bus, logger, registry });
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({
+      service: "test",
+      level: "info",
+      destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    });
+    const service = createConnectorService({ config, bus, logger: log, registry });
     await service.start();
     await waitFor(() => service.health()[0]?.state === "subscribed", { message: "subscribed" });
     expect(fake.subscriptions().map((s) => s.coin)).toEqual(["ETH"]);
+    // Where the capture goes is said once, at start.
+    const captureLine = lines.find((l) => l.msg === "writing the raw capture of hyperliquid");
+    expect(captureLine?.file).toMatch(new RegExp(`^${dir}/hyperliquid-.*\\.jsonl$`));
     fake.pushTrades([
       { coin: "ETH", side: "A", px: "3012.5", sz: "1", time: 1790232216193, hash: "0x0", tid: 7 },
     ]);

@@ -125,6 +125,7 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
             join(config.CAPTURE_DIR, `hyperliquid-${stamp}-${process.pid}.jsonl`),
           );
           captures.push(capture);
+          logger.info({ file: capture.path }, "writing the raw capture of hyperliquid");
         }
         const symbols = shardSymbols(config.HYPERLIQUID_SYMBOLS, config.CONNECTOR_SHARD);
         logger.info({ symbols, shard: config.CONNECTOR_SHARD }, "hyperliquid symbols of this replica");

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -105,6 +105,45 @@ describe("replay of a Hyperliquid capture", () => {
     scheduler.advance(10_000);
     await waitFor(() => replay.finished, { message: "whole file" });
     expect(byType(events, "trade")).toHaveLength(5);
+    await replay.stop();
+  });
+
+  it("logs its progress every few seconds (frames, events, % of the file, rate) and a summary at the end", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({
+      service: "test",
+      level: "info",
+      destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    });
+    const scheduler = new ManualScheduler(0);
+    const replay = createHyperliquidReplay({
+      file: FIXTURE,
+      pace: { mode: "realtime", speed: 2 },
+      sink: { publish: () => undefined },
+      logger: log,
+      scheduler,
+      heartbeatIntervalMs: 0,
+      progressIntervalMs: 10,
+    });
+    await replay.start();
+    expect(lines.find((l) => l.msg === "replay started")).toMatchObject({
+      file: FIXTURE,
+      file_bytes: statSync(FIXTURE).size,
+    });
+    await waitFor(() => replay.framesPlayed === 1, { message: "the greeting" });
+    scheduler.advance(9); // the six acks (18 ms at 2x)
+    await waitFor(() => replay.framesPlayed === 7, { message: "greeting and acks" });
+    scheduler.advance(1); // one progress interval from the start
+    const progress = lines.filter((l) => typeof l.msg === "string" && l.msg.startsWith("replay ") && "percent" in l);
+    expect(progress).toHaveLength(1);
+    expect(progress[0]).toMatchObject({ file: FIXTURE, frames: 7, events: 0, frames_per_s: 700 });
+    expect(progress[0]!.percent).toBeGreaterThan(0);
+    expect(progress[0]!.percent).toBeLessThan(100);
+    scheduler.advance(10_000);
+    await waitFor(() => replay.finished, { message: "whole file" });
+    const summary = lines.find((l) => typeof l.msg === "string" && l.msg.startsWith("replay finished:"));
+    expect(summary).toMatchObject({ frames: 20, percent: 100, file_bytes: statSync(FIXTURE).size });
+    expect(summary!.events).toBeGreaterThan(5);
     await replay.stop();
   });
 
