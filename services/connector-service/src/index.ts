@@ -9,7 +9,12 @@ export {
   type ConnectorName,
   type Shard,
 } from "./config.js";
-export { createConnectorService, type ConnectorService, type ConnectorServiceDeps } from "./service.js";
+export {
+  CONNECTORS_HEALTH_CHECK,
+  createConnectorService,
+  type ConnectorService,
+  type ConnectorServiceDeps,
+} from "./service.js";
 export {
   Connector,
   type ConnectorHealth,
@@ -17,7 +22,7 @@ export {
   type EventSink,
   type HealthStatus,
 } from "./framework/connector.js";
-export { ConnectorError, type ConnectorErrorCode } from "./framework/connector-error.js";
+export { ConnectorError, describeError, errorCode, type ConnectorErrorCode } from "./framework/connector-error.js";
 export {
   createPromConnectorMetrics,
   noopConnectorMetrics,

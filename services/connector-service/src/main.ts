@@ -62,6 +62,7 @@ await runService({
       bus,
       logger,
       registry,
+      health,
       onReplayFinished: () => {
         if (config.REPLAY_EXIT_WHEN_DONE) {
           logger.info("replay finished; shutting down");
