@@ -122,7 +122,9 @@ export const ConnectorStatusPayload = z
     last_error: z
       .string()
       .optional()
-      .describe("the last error the connector reported, `CODE: message` (e.g. the cause of a failed request)"),
+      .describe(
+        "the last error the connector reported, `CODE: message` (e.g. the cause of a failed request)",
+      ),
     last_error_at: IsoTimestamp.optional().describe("when the last error happened"),
   })
   .describe("A connector state change");

@@ -176,7 +176,9 @@ export function shardSymbols(symbols: readonly string[], shard: Shard): string[]
  * Why the replay file cannot be played (missing, not a file, unreadable), or undefined when it can or
  * no replay is configured. A config error like any bad variable: the parsed schema cannot see the disk.
  */
-export function replayFileProblem(config: Pick<ConnectorConfig, "CONNECTORS" | "REPLAY_FILE">): string | undefined {
+export function replayFileProblem(
+  config: Pick<ConnectorConfig, "CONNECTORS" | "REPLAY_FILE">,
+): string | undefined {
   const file = config.REPLAY_FILE;
   if (!config.CONNECTORS.includes("replay") || file === undefined) return undefined;
   try {
@@ -203,6 +205,6 @@ export function assertReplayFileReadable(config: Pick<ConnectorConfig, "CONNECTO
  * unreadable `REPLAY_FILE` exits 78 with one line like any bad variable.
  */
 export const connectorEnvOnDisk = connectorEnv.superRefine((value, ctx) => {
-  const problem = replayFileProblem(value as ConnectorConfig);
+  const problem = replayFileProblem(value);
   if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["REPLAY_FILE"], message: problem });
 });

@@ -22,7 +22,12 @@ export {
   type EventSink,
   type HealthStatus,
 } from "./framework/connector.js";
-export { ConnectorError, describeError, errorCode, type ConnectorErrorCode } from "./framework/connector-error.js";
+export {
+  ConnectorError,
+  describeError,
+  errorCode,
+  type ConnectorErrorCode,
+} from "./framework/connector-error.js";
 export {
   createPromConnectorMetrics,
   noopConnectorMetrics,

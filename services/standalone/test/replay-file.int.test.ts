@@ -6,19 +6,30 @@ import { fileURLToPath } from "node:url";
 import { freePort } from "@market-scraper/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 
-// Issue 13, point 5: standalone with a replay file it cannot play exits 78 with one line, whether the
-// file comes from `--replay` or `REPLAY_FILE`. Runs the built dist/main.js (`pnpm build`).
-const serviceDir = join(dirname(fileURLToPath(import.meta.url)), "..");
-const mainJs = join(serviceDir, "dist", "main.js");
-const dir = mkdtempSync(join(tmpdir(), "standalone-replay-file-"));
+// Issue 13, point 5: a replay file that cannot be played (missing, a directory) is a config error: exit
+// 78 with one line, from the connector service and from standalone (`--replay` or `REPLAY_FILE`), not a
+// service that keeps running with a PARSE_ERROR warning. Runs the built dist/main.js files (`pnpm build`).
+const servicesDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const connectorMain = join(servicesDir, "connector-service", "dist", "main.js");
+const standaloneMain = join(servicesDir, "standalone", "dist", "main.js");
+const dir = mkdtempSync(join(tmpdir(), "replay-file-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs standalone; a process still running after 10 s is killed and reported as `code: null`. */
-async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string }> {
-  const port = String(await freePort());
-  const child = spawn(process.execPath, [mainJs, ...args], {
+/** Runs `main`; a process still running after 10 s is killed and reported as `code: null`. */
+async function run(
+  main: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [main, ...args], {
     cwd: dir,
-    env: { PATH: process.env.PATH ?? "", HTTP_PORT: port, DATABASE_URL: `sqlite:${join(dir, "db.sqlite")}`, ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HTTP_PORT: String(await freePort()),
+      NATS_URL: "nats://127.0.0.1:9",
+      DATABASE_URL: `sqlite:${join(dir, "db.sqlite")}`,
+      ...env,
+    },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
@@ -32,18 +43,33 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<{ 
   );
 }
 
+const missing = 'config error: REPLAY_FILE: no such file, got "/no/such/file"';
+const directory = (): string => `config error: REPLAY_FILE: not a file, got "${dir}"`;
+
+describe("connector-service with a replay file it cannot play", () => {
+  it("exits 78 with one line for a missing file", async () => {
+    const result = await run(connectorMain, [], { CONNECTORS: "replay", REPLAY_FILE: "/no/such/file" });
+    expect(result.code).toBe(78);
+    expect(result.stderr.trim().split("\n")).toEqual([missing]);
+  });
+
+  it("exits 78 with one line for a directory", async () => {
+    const result = await run(connectorMain, [], { CONNECTORS: "replay", REPLAY_FILE: dir });
+    expect(result.code).toBe(78);
+    expect(result.stderr.trim().split("\n")).toEqual([directory()]);
+  });
+});
+
 describe("standalone with a replay file it cannot play", () => {
   it("exits 78 with one line for --replay /no/such/file", async () => {
-    const result = await run(["--replay", "/no/such/file"]);
+    const result = await run(standaloneMain, ["--replay", "/no/such/file"], {});
     expect(result.code).toBe(78);
-    expect(result.stderr.trim().split("\n")).toEqual([
-      'config error: REPLAY_FILE: no such file, got "/no/such/file"',
-    ]);
+    expect(result.stderr.trim().split("\n")).toEqual([missing]);
   });
 
   it("exits 78 with one line for REPLAY_FILE naming a directory", async () => {
-    const result = await run([], { REPLAY_FILE: dir });
+    const result = await run(standaloneMain, [], { REPLAY_FILE: dir });
     expect(result.code).toBe(78);
-    expect(result.stderr.trim().split("\n")).toEqual([`config error: REPLAY_FILE: not a file, got "${dir}"`]);
+    expect(result.stderr.trim().split("\n")).toEqual([directory()]);
   });
 });

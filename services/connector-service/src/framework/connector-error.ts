@@ -47,7 +47,9 @@ export function describeError(error: unknown): string {
         ? [...new Set(current.errors.map((e: unknown) => describeError(e)))].join("; ")
         : current instanceof Error
           ? current.message || current.name
-          : String(current);
+          : typeof current === "string"
+            ? current
+            : (JSON.stringify(current) ?? "");
     const code = errorCode(current, false);
     const part = code !== undefined && !text.includes(code) ? `${text} (${code})` : text;
     if (part !== "" && !parts.includes(part)) parts.push(part);

@@ -157,8 +157,10 @@ export class ReplayConnector extends Connector {
     let firstMs: number | undefined;
     let startedAt = 0;
     let sinceYield = 0;
-    const records = readCapture(this.#options.file, (line, reason) =>
-      emit("PARSE_ERROR", `capture line ${line}: ${reason}`, { file: this.#options.file, line }),
+    const records = readCapture(
+      this.#options.file,
+      (line, reason) =>
+        emit("PARSE_ERROR", `capture line ${line}: ${reason}`, { file: this.#options.file, line }),
       this.#position,
     );
     for await (const record of records) {

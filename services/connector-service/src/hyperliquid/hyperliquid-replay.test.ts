@@ -7,6 +7,7 @@ import { createLogger } from "@market-scraper/runtime";
 import { FakeHyperliquidServer, waitFor } from "@market-scraper/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import { RawCaptureWriter, readCapture } from "../framework/raw-capture.js";
+import type { ReplayConnector } from "../framework/replay-connector.js";
 import { ManualScheduler } from "../framework/scheduler.js";
 import { HyperliquidConnector } from "./hyperliquid-connector.js";
 import { createHyperliquidReplay } from "./hyperliquid-replay.js";
@@ -19,18 +20,24 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const byType = (events: StandardEvent[], type: string): StandardEvent[] =>
   events.filter((e) => e.event_type === type);
 
+/** Plays the shipped fixture as fast as possible; returns every event and the finished replay. */
+async function playFixture(): Promise<{ events: StandardEvent[]; replay: ReplayConnector }> {
+  const events: StandardEvent[] = [];
+  const replay = createHyperliquidReplay({
+    file: FIXTURE,
+    pace: { mode: "max" },
+    sink: { publish: (e) => events.push(e) },
+    logger,
+    heartbeatIntervalMs: 0,
+  });
+  await replay.start();
+  await replay.done();
+  return { events, replay };
+}
+
 describe("replay of a Hyperliquid capture", () => {
   it("plays the shipped fixture as fast as possible: every trade once, books, candles, tickers", async () => {
-    const events: StandardEvent[] = [];
-    const replay = createHyperliquidReplay({
-      file: FIXTURE,
-      pace: { mode: "max" },
-      sink: { publish: (e) => events.push(e) },
-      logger,
-      heartbeatIntervalMs: 0,
-    });
-    await replay.start();
-    await replay.done();
+    const { events, replay } = await playFixture();
     for (const event of events) StandardEvent.parse(event);
     const trades = byType(events, "trade").map((e) => e.payload as { trade_id: string; symbol: string });
     expect(trades.map((t) => t.trade_id)).toEqual([
@@ -58,24 +65,17 @@ describe("replay of a Hyperliquid capture", () => {
   });
 
   it("gives every market event an id from what the exchange sent: the same ids on every replay", async () => {
-    const play = async (): Promise<StandardEvent[]> => {
-      const events: StandardEvent[] = [];
-      const replay = createHyperliquidReplay({
-        file: FIXTURE,
-        pace: { mode: "max" },
-        sink: { publish: (e) => events.push(e) },
-        logger,
-        heartbeatIntervalMs: 0,
-      });
-      await replay.start();
-      await replay.done();
-      return events.filter((e) => isMarketDataType(e.event_type));
-    };
+    const play = async (): Promise<StandardEvent[]> =>
+      (await playFixture()).events.filter((e) => isMarketDataType(e.event_type));
     const first = await play();
     await new Promise((r) => setTimeout(r, 5)); // another wall-clock millisecond: ids must not depend on it
     const second = await play();
-    expect(new Set(first.map((e) => e.event_type))).toEqual(new Set(["trade", "order_book", "ohlcv", "ticker"]));
-    expect(second.map((e) => [e.event_type, e.event_id])).toEqual(first.map((e) => [e.event_type, e.event_id]));
+    expect(new Set(first.map((e) => e.event_type))).toEqual(
+      new Set(["trade", "order_book", "ohlcv", "ticker"]),
+    );
+    expect(second.map((e) => [e.event_type, e.event_id])).toEqual(
+      first.map((e) => [e.event_type, e.event_id]),
+    );
     // Distinct events keep distinct ids.
     expect(new Set(first.map((e) => e.event_id)).size).toBe(first.length);
   });
@@ -134,7 +134,9 @@ describe("replay of a Hyperliquid capture", () => {
     scheduler.advance(9); // the six acks (18 ms at 2x)
     await waitFor(() => replay.framesPlayed === 7, { message: "greeting and acks" });
     scheduler.advance(1); // one progress interval from the start
-    const progress = lines.filter((l) => typeof l.msg === "string" && l.msg.startsWith("replay ") && "percent" in l);
+    const progress = lines.filter(
+      (l) => typeof l.msg === "string" && l.msg.startsWith("replay ") && "percent" in l,
+    );
     expect(progress).toHaveLength(1);
     expect(progress[0]).toMatchObject({ file: FIXTURE, frames: 7, events: 0, frames_per_s: 700 });
     expect(progress[0]!.percent).toBeGreaterThan(0);
