@@ -8,11 +8,13 @@ import {
   type TradeEvent,
 } from "@market-scraper/events";
 import {
+  HASH_SEED,
   ID_HIGH_DIVISOR,
   contentEventId,
   deterministicEventId,
   fnv1a32,
   idSuffix,
+  mixNumber,
   streamIdInfixes,
   timeIdPrefix,
 } from "../framework/event-ids.js";
@@ -570,7 +572,7 @@ export class HyperliquidParser {
     }
     const timestamp = this.#isoOf(d.time);
     // The id: exchange time and the levels (the same snapshot sent again is the same event).
-    const eventId = contentEventId(d.time, market.bookHash, `${bids.join(",")}|${asks.join(",")}`);
+    const eventId = contentEventId(d.time, market.bookHash, hashLevels(hashLevels(HASH_SEED, bids), asks));
     return {
       kind: "book",
       coin: market.coin,
@@ -644,7 +646,7 @@ export class HyperliquidParser {
       : contentEventId(
           c.t,
           fnv1a32(`${this.source}|${market.coin}|${interval}|open`),
-          `${open},${high},${low},${close},${volume},${trades ?? ""},${c.T}`,
+          [high, low, close, volume, trades ?? -1, c.T].reduce(mixNumber, mixNumber(HASH_SEED, open)),
         );
     return marketEvent(EventType.OHLCV, eventId, timestamp, this.source, payload);
   }
@@ -758,8 +760,17 @@ export class HyperliquidParser {
     if (ctx.dayNtlVlm !== undefined) payload.volume_quote_24h = ctx.dayNtlVlm;
     if (ctx.prevDayPx !== undefined) payload.prev_day_price = ctx.prevDayPx;
     // The id: the time of its best bid/offer and every value it carries (both halves of the ticker).
-    const content = `${state.bid},${state.ask},${state.bidSize},${state.askSize},${ctx.price},${ctx.volume},${ctx.markPx},${ctx.midPx},${ctx.oraclePx},${ctx.openInterest},${ctx.funding},${ctx.dayNtlVlm},${ctx.prevDayPx}`;
-    const eventId = contentEventId(time, market.tickerHash, content);
+    let h = mixNumber(
+      mixNumber(mixNumber(mixNumber(HASH_SEED, state.bid), state.ask), state.bidSize),
+      state.askSize,
+    );
+    h = mixNumber(
+      mixNumber(mixNumber(mixNumber(h, ctx.price), ctx.volume), ctx.markPx ?? NaN),
+      ctx.midPx ?? NaN,
+    );
+    h = mixNumber(mixNumber(mixNumber(h, ctx.oraclePx ?? NaN), ctx.openInterest ?? NaN), ctx.funding ?? NaN);
+    h = mixNumber(mixNumber(h, ctx.dayNtlVlm ?? NaN), ctx.prevDayPx ?? NaN);
+    const eventId = contentEventId(time, market.tickerHash, h);
     return marketEvent(EventType.TICKER, eventId, timestamp, this.source, payload);
   }
 
@@ -796,6 +807,13 @@ export class HyperliquidParser {
  * strings), prices strictly descending (`direction` -1, bids) or ascending (1, asks). A string says
  * what is wrong with the first bad level.
  */
+/** `levels` (count, then each price and size) mixed into `hash` (see `mixNumber`). */
+function hashLevels(hash: number, levels: readonly (readonly [number, number])[]): number {
+  let h = mixNumber(hash, levels.length);
+  for (let i = 0; i < levels.length; i += 1) h = mixNumber(mixNumber(h, levels[i]![0]), levels[i]![1]);
+  return h;
+}
+
 function toLevels(side: unknown, name: string, direction: 1 | -1): [number, number][] | string {
   if (!Array.isArray(side)) return `${name} is not an array`;
   const out: [number, number][] = new Array<[number, number]>(side.length);
