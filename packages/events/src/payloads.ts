@@ -147,6 +147,13 @@ export const ConnectorStatusPayload = z
     channel: z.string().optional(),
     symbols: z.array(z.string()).optional(),
     attempt: z.number().int().nonnegative().optional().describe("reconnect attempt number"),
+    last_error: z
+      .string()
+      .optional()
+      .describe(
+        "the last error the connector reported, `CODE: message` (e.g. the cause of a failed request)",
+      ),
+    last_error_at: IsoTimestamp.optional().describe("when the last error happened"),
   })
   .describe("A connector state change");
 

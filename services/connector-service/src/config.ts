@@ -1,4 +1,6 @@
+import { closeSync, openSync, statSync } from "node:fs";
 import {
+  ConfigError,
   baseServiceEnv,
   booleanFlag,
   commaList,
@@ -169,3 +171,40 @@ export type ConnectorConfig = z.output<typeof connectorEnv>;
 export function shardSymbols(symbols: readonly string[], shard: Shard): string[] {
   return symbols.filter((_, i) => i % shard.count === shard.index);
 }
+
+/**
+ * Why the replay file cannot be played (missing, not a file, unreadable), or undefined when it can or
+ * no replay is configured. A config error like any bad variable: the parsed schema cannot see the disk.
+ */
+export function replayFileProblem(
+  config: Pick<ConnectorConfig, "CONNECTORS" | "REPLAY_FILE">,
+): string | undefined {
+  const file = config.REPLAY_FILE;
+  if (!config.CONNECTORS.includes("replay") || file === undefined) return undefined;
+  try {
+    if (!statSync(file).isFile()) return "not a file";
+    closeSync(openSync(file, "r"));
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return "no such file";
+    if (code === "EACCES" || code === "EPERM") return "cannot read it (permission denied)";
+    return `cannot read it (${code ?? String(error)})`;
+  }
+}
+
+/** Throws a `ConfigError` (REPLAY_FILE) when the replay file cannot be played: `loadConfig` exits 78. */
+export function assertReplayFileReadable(config: Pick<ConnectorConfig, "CONNECTORS" | "REPLAY_FILE">): void {
+  const problem = replayFileProblem(config);
+  if (problem !== undefined)
+    throw new ConfigError([{ variable: "REPLAY_FILE", message: problem, received: config.REPLAY_FILE }]);
+}
+
+/**
+ * `connectorEnv` plus the look at the disk (`replayFileProblem`): what `main` loads, so a missing or
+ * unreadable `REPLAY_FILE` exits 78 with one line like any bad variable.
+ */
+export const connectorEnvOnDisk = connectorEnv.superRefine((value, ctx) => {
+  const problem = replayFileProblem(value);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["REPLAY_FILE"], message: problem });
+});

@@ -1,12 +1,20 @@
 export {
+  assertReplayFileReadable,
   connectorEnv,
+  connectorEnvOnDisk,
   CONNECTOR_NAMES,
+  replayFileProblem,
   shardSymbols,
   type ConnectorConfig,
   type ConnectorName,
   type Shard,
 } from "./config.js";
-export { createConnectorService, type ConnectorService, type ConnectorServiceDeps } from "./service.js";
+export {
+  CONNECTORS_HEALTH_CHECK,
+  createConnectorService,
+  type ConnectorService,
+  type ConnectorServiceDeps,
+} from "./service.js";
 export {
   Connector,
   type ConnectorHealth,
@@ -14,7 +22,12 @@ export {
   type EventSink,
   type HealthStatus,
 } from "./framework/connector.js";
-export { ConnectorError, type ConnectorErrorCode } from "./framework/connector-error.js";
+export {
+  ConnectorError,
+  describeError,
+  errorCode,
+  type ConnectorErrorCode,
+} from "./framework/connector-error.js";
 export {
   createPromConnectorMetrics,
   noopConnectorMetrics,
@@ -41,6 +54,7 @@ export {
   ReplayConnector,
   type FrameHandler,
   type ReplayConnectorOptions,
+  type ReplayProgress,
   type ReplayIo,
   type ReplayPace,
 } from "./framework/replay-connector.js";

@@ -10,12 +10,12 @@ import {
   runService,
   startHttpServer,
 } from "@market-scraper/runtime";
-import { connectorEnv } from "./config.js";
+import { connectorEnvOnDisk } from "./config.js";
 import { type ConnectorService, createConnectorService } from "./service.js";
 
 const name = "connector-service";
 const version = "0.1.0";
-const config = loadConfig(connectorEnv); // exit 78 with one line per bad variable
+const config = loadConfig(connectorEnvOnDisk); // exit 78 with one line per bad variable (or unreadable REPLAY_FILE)
 const logger = createLogger({ service: name, level: config.LOG_LEVEL });
 const registry = createMetricsRegistry({ service: name });
 const health = new HealthState();
@@ -62,6 +62,7 @@ await runService({
       bus,
       logger,
       registry,
+      health,
       onReplayFinished: () => {
         if (config.REPLAY_EXIT_WHEN_DONE) {
           logger.info("replay finished; shutting down");

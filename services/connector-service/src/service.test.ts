@@ -3,11 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryEventBus } from "@market-scraper/bus";
 import type { StandardEvent } from "@market-scraper/events";
-import { createLogger, createMetricsRegistry, parseEnv } from "@market-scraper/runtime";
-import { FakeHyperliquidServer, waitFor } from "@market-scraper/testkit";
+import { HealthState, createLogger, createMetricsRegistry, parseEnv } from "@market-scraper/runtime";
+import { FakeHyperliquidServer, freePort, waitFor } from "@market-scraper/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { connectorEnv } from "./config.js";
-import { createConnectorService } from "./service.js";
+import { CONNECTORS_HEALTH_CHECK, createConnectorService } from "./service.js";
 
 const logger = createLogger({ service: "test", level: "silent" });
 
@@ -43,10 +43,19 @@ describe("createConnectorService", () => {
       CAPTURE_DIR: dir,
       HEARTBEAT_INTERVAL: "0",
     });
-    const service = createConnectorService({ config, bus, logger, registry });
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({
+      service: "test",
+      level: "info",
+      destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    });
+    const service = createConnectorService({ config, bus, logger: log, registry });
     await service.start();
     await waitFor(() => service.health()[0]?.state === "subscribed", { message: "subscribed" });
     expect(fake.subscriptions().map((s) => s.coin)).toEqual(["ETH"]);
+    // Where the capture goes is said once, at start.
+    const captureLine = lines.find((l) => l.msg === "writing the raw capture of hyperliquid");
+    expect(captureLine?.file).toMatch(new RegExp(`^${dir}/hyperliquid-.*\\.jsonl$`));
     fake.pushTrades([
       { coin: "ETH", side: "A", px: "3012.5", sz: "1", time: 1790232216193, hash: "0x0", tid: 7 },
     ]);
@@ -65,6 +74,33 @@ describe("createConnectorService", () => {
     expect(readdirSync(dir).filter((f) => f.startsWith("hyperliquid-") && f.endsWith(".jsonl"))).toHaveLength(
       1,
     );
+  });
+
+  it("stays ready when the exchange cannot be reached, and says degraded with the reason", async () => {
+    const health = new HealthState();
+    const port = await freePort();
+    const config = parseEnv(connectorEnv, {
+      HYPERLIQUID_WS_URL: fake.wsUrl,
+      HYPERLIQUID_REST_URL: `http://127.0.0.1:${port}`,
+      HYPERLIQUID_SYMBOLS: "BTC",
+      HYPERLIQUID_RECONNECT_INITIAL: "10ms",
+      HYPERLIQUID_RECONNECT_MAX: "20ms",
+      HEARTBEAT_INTERVAL: "0",
+    });
+    const service = createConnectorService({ config, bus, logger, health });
+    await service.start();
+    const check = (): { ok: boolean; detail?: string } | undefined =>
+      health.snapshot().checks[CONNECTORS_HEALTH_CHECK];
+    await waitFor(() => check()?.detail?.includes("ECONNREFUSED") === true, {
+      timeoutMs: 20_000,
+      message: "readiness detail with the cause",
+    });
+    expect(check()?.detail).toMatch(
+      /^degraded: hyperliquid connecting: resolving symbols.*; last error: REST_FAILED: .*ECONNREFUSED 127\.0\.0\.1/,
+    );
+    // An exchange outage must not take the pod out of service.
+    expect(health.ready).toBe(true);
+    await service.stop();
   });
 
   it("drops market data (never system events) beyond the bound of pending publishes", async () => {

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { EventBus } from "@market-scraper/bus";
 import { type StandardEvent, isMarketDataType } from "@market-scraper/events";
-import type { Logger, Registry } from "@market-scraper/runtime";
+import type { HealthState, Logger, Registry } from "@market-scraper/runtime";
 import { Counter } from "prom-client";
 import { type ConnectorConfig, shardSymbols } from "./config.js";
 import {
@@ -28,6 +28,11 @@ export interface ConnectorServiceDeps {
   /** Called when a replay connector has played its whole file. */
   onReplayFinished?: () => void;
   /**
+   * Gets the `connectors` check: always ok (an exchange outage must not take the pod out of service),
+   * with the detail `degraded: <connector> <state>: …; last error: …` while a connector is not healthy.
+   */
+  health?: HealthState;
+  /**
    * Publishes handed to the bus and not yet settled beyond which market data is dropped (counted and
    * logged) instead of queued without bound while NATS is unreachable. Default 50 000.
    */
@@ -47,6 +52,9 @@ export interface ConnectorService {
   /** Market-data events dropped because too many publishes were pending. */
   readonly droppedEvents: number;
 }
+
+/** The readiness check the connector service keeps (see `ConnectorServiceDeps.health`). */
+export const CONNECTORS_HEALTH_CHECK = "connectors";
 
 /** Builds the configured connectors (this replica's shard of the symbols) around a bus. */
 export function createConnectorService(deps: ConnectorServiceDeps): ConnectorService {
@@ -106,7 +114,21 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
   }
 
   const captures: RawCaptureWriter[] = [];
+  const connectors: Connector[] = [];
+  let lastDetail: string | undefined;
+  const refreshReadiness = (): void => {
+    if (deps.health === undefined) return;
+    const unwell = connectors.map((c) => c.health()).filter((h) => h.status !== "healthy");
+    const detail =
+      unwell.length === 0
+        ? undefined
+        : `degraded: ${unwell.map((h) => `${h.connector} ${h.detail ?? h.status}`).join("; ")}`;
+    if (detail === lastDetail && lastDetail !== undefined) return;
+    lastDetail = detail;
+    deps.health.setCheck(CONNECTORS_HEALTH_CHECK, true, detail);
+  };
   const common = {
+    onChange: refreshReadiness,
     sink,
     logger: deps.logger,
     metrics,
@@ -114,7 +136,6 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
     ...(deps.scheduler === undefined ? {} : { scheduler: deps.scheduler }),
     ...(deps.instance === undefined ? {} : { instance: deps.instance }),
   };
-  const connectors: Connector[] = [];
   for (const name of config.CONNECTORS) {
     switch (name) {
       case "hyperliquid": {
@@ -125,6 +146,7 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
             join(config.CAPTURE_DIR, `hyperliquid-${stamp}-${process.pid}.jsonl`),
           );
           captures.push(capture);
+          logger.info({ file: capture.path }, "writing the raw capture of hyperliquid");
         }
         const symbols = shardSymbols(config.HYPERLIQUID_SYMBOLS, config.CONNECTOR_SHARD);
         logger.info({ symbols, shard: config.CONNECTOR_SHARD }, "hyperliquid symbols of this replica");
@@ -180,6 +202,7 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
       return dropped;
     },
     async start() {
+      refreshReadiness();
       for (const connector of connectors) await connector.start();
     },
     async stop() {

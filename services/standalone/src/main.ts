@@ -12,6 +12,7 @@ import {
   registerMicroService,
   runService,
 } from "@market-scraper/runtime";
+import { assertReplayFileReadable } from "@market-scraper/connector-service";
 import { createStore } from "@market-scraper/storage-service";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type StandaloneConfig, parseStandaloneEnv } from "./config.js";
@@ -45,7 +46,9 @@ function readArgs(): { replay: string | undefined } {
 
 function loadStandaloneConfig(env: NodeJS.ProcessEnv): StandaloneConfig {
   try {
-    return parseStandaloneEnv(env);
+    const config = parseStandaloneEnv(env);
+    assertReplayFileReadable(config.connector); // a missing or unreadable capture: exit 78 too
+    return config;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(error.issues.map((issue) => `config error: ${formatConfigIssue(issue)}\n`).join(""));

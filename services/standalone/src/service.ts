@@ -128,6 +128,7 @@ export function createStandalone(deps: StandaloneDeps): Standalone {
     bus,
     logger,
     registry,
+    health,
     ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
     ...(deps.onReplayFinished === undefined ? {} : { onReplayFinished: deps.onReplayFinished }),
   });

@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { MemoryEventBus } from "@market-scraper/bus";
-import type { StandardEvent } from "@market-scraper/events";
+import { ReplayConnector } from "@market-scraper/connector-service";
+import { type EventType, type StandardEvent, isMarketDataType } from "@market-scraper/events";
 import { HealthState, createLogger, createMetricsRegistry } from "@market-scraper/runtime";
 import { SqliteStore } from "@market-scraper/storage-service";
 import { FakeHyperliquidServer, type FakeHlTrade, waitFor } from "@market-scraper/testkit";
@@ -214,5 +216,30 @@ describe("standalone over MemoryEventBus and SQLite", () => {
       true,
       false,
     ]);
+  });
+
+  it("stores nothing twice when the shipped sample capture is replayed twice into one database", async () => {
+    // Issue 13: order books and tickers doubled (180 → 360, 358 → 716) while trades and candles did not.
+    const dir = mkdtempSync(join(tmpdir(), "standalone-test-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dbPath = join(dir, "twice.db");
+    const sample = fileURLToPath(new URL("../fixtures/sample-capture.jsonl", import.meta.url));
+    const replayInto = async (): Promise<Record<string, number>> => {
+      const running = await start({ REPLAY_FILE: sample, REPLAY_SPEED: "max" }, dbPath);
+      const replay = running.app.connector.connectors[0];
+      expect(replay).toBeInstanceOf(ReplayConnector);
+      await (replay as ReplayConnector).done();
+      await stop(running);
+      const reopened = new SqliteStore({ path: dbPath });
+      const stats = await reopened.stats();
+      await reopened.close();
+      // Market data only: each run adds its own status events (connecting, subscribed, stopped…).
+      return Object.fromEntries(
+        Object.entries(stats.by_type).filter(([type]) => isMarketDataType(type as EventType)),
+      );
+    };
+    const once = await replayInto();
+    expect(Object.keys(once)).toEqual(expect.arrayContaining(["trade", "order_book", "ticker", "ohlcv"]));
+    expect(await replayInto()).toEqual(once);
   });
 });

@@ -32,3 +32,42 @@ export class ConnectorError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * An error's message followed by its causes, e.g. `fetch failed: getaddrinfo ENOTFOUND api.hyperliquid.xyz`
+ * or `fetch failed: connect ECONNREFUSED 127.0.0.1:9`: `fetch` says only "fetch failed" and keeps the
+ * reason (DNS, refused, TLS, timeout) in `cause`, sometimes as an `AggregateError` (one per address).
+ */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth += 1) {
+    const text =
+      current instanceof AggregateError && current.errors.length > 0
+        ? [...new Set(current.errors.map((e: unknown) => describeError(e)))].join("; ")
+        : current instanceof Error
+          ? current.message || current.name
+          : typeof current === "string"
+            ? current
+            : (JSON.stringify(current) ?? "");
+    const code = errorCode(current, false);
+    const part = code !== undefined && !text.includes(code) ? `${text} (${code})` : text;
+    if (part !== "" && !parts.includes(part)) parts.push(part);
+    if (current instanceof AggregateError) break;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join(": ");
+}
+
+/** The first system or library error code in an error or its causes (`ECONNREFUSED`, `ENOTFOUND`, …). */
+export function errorCode(error: unknown, deep = true): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && code !== "") return code;
+    if (!deep) return undefined;
+    if (current instanceof AggregateError && current.errors.length > 0) return errorCode(current.errors[0]);
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return undefined;
+}

@@ -30,6 +30,9 @@ export interface ConnectorHealth {
   last_message_age_ms: number | null;
   reconnects: number;
   detail?: string;
+  /** The last error the connector reported (`CODE: message`) and when (ISO), if any. */
+  last_error?: string;
+  last_error_at?: string;
 }
 
 export interface ConnectorOptions {
@@ -45,6 +48,8 @@ export interface ConnectorOptions {
   instance?: string;
   /** `service` of heartbeats; default `connector-service`. */
   service?: string;
+  /** Called after every state change and every error (the service refreshes its readiness detail). */
+  onChange?: () => void;
 }
 
 /**
@@ -62,6 +67,11 @@ export abstract class Connector {
   readonly #instance: string;
   readonly #service: string;
   #state: ConnectorState = "disconnected";
+  /** The message of the last state change, and when it happened. */
+  #stateMessage: string | undefined;
+  #stateSince = 0;
+  #lastError: { text: string; at: number } | undefined;
+  readonly #onChange: (() => void) | undefined;
   #startedAt = 0;
   #running = false;
   #heartbeatTimer: TimerHandle | undefined;
@@ -79,6 +89,12 @@ export abstract class Connector {
     this.#heartbeatIntervalMs = options.heartbeatIntervalMs ?? 30_000;
     this.#instance = options.instance ?? `${hostname()}-${process.pid}`;
     this.#service = options.service ?? "connector-service";
+    this.#onChange = options.onChange;
+  }
+
+  /** The last error reported (`CODE: message`, URL credentials redacted) and when, if any. */
+  get lastError(): { text: string; at: number } | undefined {
+    return this.#lastError;
   }
 
   get state(): ConnectorState {
@@ -93,6 +109,7 @@ export abstract class Connector {
     if (this.#running) return;
     this.#running = true;
     this.#startedAt = this.scheduler.now();
+    this.#lastError = undefined;
     this.#scheduleHeartbeat();
     await this.onStart();
   }
@@ -133,10 +150,14 @@ export abstract class Connector {
       case "reconnecting":
       case "stale":
       case "disconnected":
-      case "stopped":
+      case "stopped": {
         status = "unhealthy";
-        detail = this.#state;
+        detail = this.#stateMessage === undefined ? this.#state : `${this.#state}: ${this.#stateMessage}`;
+        // An error since this state began says why it lasts (e.g. the exchange cannot be reached).
+        if (this.#lastError !== undefined && this.#lastError.at >= this.#stateSince)
+          detail += `; last error: ${this.#lastError.text}`;
         break;
+      }
     }
     return {
       connector: this.name,
@@ -146,10 +167,16 @@ export abstract class Connector {
       last_message_age_ms: age,
       reconnects: this.reconnects,
       ...(detail === undefined ? {} : { detail }),
+      ...(this.#lastError === undefined
+        ? {}
+        : { last_error: this.#lastError.text, last_error_at: new Date(this.#lastError.at).toISOString() }),
     };
   }
 
-  /** Moves to `status` and publishes a `connector_status` event if it changed (or `force`). */
+  /**
+   * Moves to `status` and publishes a `connector_status` event if it changed (or `force`). The event
+   * carries the last error (`last_error`, `last_error_at`) when there was one since the connector started.
+   */
   protected setState(
     status: ConnectorState,
     extra: { message?: string; channel?: string; attempt?: number; symbols?: string[]; force?: boolean } = {},
@@ -157,13 +184,20 @@ export abstract class Connector {
     const previous = this.#state;
     if (previous === status && !extra.force) return;
     this.#state = status;
+    if (previous !== status) this.#stateSince = this.scheduler.now();
+    this.#stateMessage = extra.message;
     this.logger.info({ status, previous_status: previous, ...extra }, `connector ${this.name}: ${status}`);
     const payload: Record<string, unknown> = { connector: this.name, status, previous_status: previous };
     if (extra.message !== undefined) payload.message = extra.message;
     if (extra.channel !== undefined) payload.channel = extra.channel;
     if (extra.attempt !== undefined) payload.attempt = extra.attempt;
     if (extra.symbols !== undefined) payload.symbols = extra.symbols;
+    if (this.#lastError !== undefined) {
+      payload.last_error = this.#lastError.text;
+      payload.last_error_at = new Date(this.#lastError.at).toISOString();
+    }
     this.#emitSystem(EventType.CONNECTOR_STATUS, payload);
+    this.#onChange?.();
   }
 
   /**
@@ -182,6 +216,8 @@ export abstract class Connector {
     for (const [key, value] of Object.entries(rawDetails))
       details[key] = typeof value === "string" ? redactSecrets(value) : value;
     const now = this.scheduler.now();
+    this.#lastError = { text: `${code}: ${message}`, at: now };
+    this.#onChange?.();
     let budget = this.#errorBudget.get(code);
     if (budget === undefined || now - budget.windowStart >= 1_000) {
       budget = { windowStart: now, sent: 0, suppressed: budget?.suppressed ?? 0 };

@@ -52,15 +52,25 @@ export class RawCaptureWriter {
   }
 }
 
-/** Reads a capture file record by record; lines that are not records are reported through `onBadLine`. */
+/** How far a `readCapture` has read: bytes of the lines handed out so far (for progress reports). */
+export interface CapturePosition {
+  bytes: number;
+}
+
+/**
+ * Reads a capture file record by record; lines that are not records are reported through `onBadLine`.
+ * `position.bytes`, when given, follows the bytes read (line endings counted as one byte).
+ */
 export async function* readCapture(
   path: string,
   onBadLine: (line: number, reason: string) => void = () => undefined,
+  position?: CapturePosition,
 ): AsyncGenerator<CaptureRecord> {
   const lines = createInterface({ input: createReadStream(path, "utf8"), crlfDelay: Infinity });
   let n = 0;
   for await (const line of lines) {
     n += 1;
+    if (position !== undefined) position.bytes += Buffer.byteLength(line) + 1;
     if (line.trim() === "") continue;
     let record: unknown;
     try {

@@ -1,7 +1,9 @@
+import { statSync } from "node:fs";
 import type { StandardEvent } from "@market-scraper/events";
 import { ConnectorError, type ConnectorErrorCode } from "./connector-error.js";
 import { Connector, type ConnectorOptions } from "./connector.js";
-import { readCapture } from "./raw-capture.js";
+import { type CapturePosition, readCapture } from "./raw-capture.js";
+import type { TimerHandle } from "./scheduler.js";
 
 /** Protocol handling of one exchange, fed with the frames of a capture. */
 export interface FrameHandler {
@@ -26,6 +28,23 @@ export interface ReplayConnectorOptions extends Omit<ConnectorOptions, "name"> {
   createHandler: (markets: unknown[], io: ReplayIo) => FrameHandler;
   /** Called once the whole file has been played. */
   onFinished?: () => void;
+  /** A progress line (frames, events, % of the file, rate) every this many ms; 0 = none. Default 5 s. */
+  progressIntervalMs?: number;
+}
+
+/** What a replay has done so far, as its progress lines report it. */
+export interface ReplayProgress {
+  file: string;
+  frames: number;
+  events: number;
+  bytes_read: number;
+  file_bytes: number;
+  /** Share of the file read, 0–100 (one decimal). */
+  percent: number;
+  /** Frames and events per second since the previous line (the whole run in the last line). */
+  frames_per_s: number;
+  events_per_s: number;
+  elapsed_s: number;
 }
 
 /**
@@ -38,7 +57,14 @@ export class ReplayConnector extends Connector {
   #abort = false;
   #wake: (() => void) | undefined;
   framesPlayed = 0;
+  /** Market-data events the replayed frames made. */
+  eventsPublished = 0;
   finished = false;
+  readonly #position: CapturePosition = { bytes: 0 };
+  #fileBytes = 0;
+  #startedAt = 0;
+  #progressTimer: TimerHandle | undefined;
+  #lastProgress = { at: 0, frames: 0, events: 0 };
 
   constructor(options: ReplayConnectorOptions) {
     super(options);
@@ -50,10 +76,60 @@ export class ReplayConnector extends Connector {
     return this.#run ?? Promise.resolve();
   }
 
+  /** Where the replay stands (what the progress lines log). */
+  progress(): ReplayProgress {
+    return this.#progressSince({ at: this.#startedAt, frames: 0, events: 0 });
+  }
+
+  #progressSince(since: { at: number; frames: number; events: number }): ReplayProgress {
+    const now = this.scheduler.now();
+    const seconds = Math.max(now - since.at, 1) / 1000;
+    const fileBytes = this.#fileBytes;
+    const bytes = Math.min(this.#position.bytes, fileBytes);
+    return {
+      file: this.#options.file,
+      frames: this.framesPlayed,
+      events: this.eventsPublished,
+      bytes_read: bytes,
+      file_bytes: fileBytes,
+      percent: fileBytes > 0 ? Math.round((bytes / fileBytes) * 1000) / 10 : 100,
+      frames_per_s: Math.round((this.framesPlayed - since.frames) / seconds),
+      events_per_s: Math.round((this.eventsPublished - since.events) / seconds),
+      elapsed_s: Math.round(now - this.#startedAt) / 1000,
+    };
+  }
+
+  #scheduleProgress(): void {
+    const every = this.#options.progressIntervalMs ?? 5_000;
+    if (every <= 0) return;
+    this.#progressTimer = this.scheduler.setTimeout(() => {
+      const line = this.#progressSince(this.#lastProgress);
+      this.#lastProgress = { at: this.scheduler.now(), frames: line.frames, events: line.events };
+      this.logger.info(line, `replay ${line.percent}%: ${line.frames} frames, ${line.events} events`);
+      this.#scheduleProgress();
+    }, every);
+  }
+
+  #stopProgress(): void {
+    this.scheduler.clearTimeout(this.#progressTimer);
+    this.#progressTimer = undefined;
+  }
+
   protected override async onStart(): Promise<void> {
     this.#abort = false;
+    this.#position.bytes = 0;
+    this.#startedAt = this.scheduler.now();
+    this.#lastProgress = { at: this.#startedAt, frames: 0, events: 0 };
+    try {
+      this.#fileBytes = statSync(this.#options.file).size;
+    } catch {
+      this.#fileBytes = 0; // reading it fails below, and says why
+    }
+    this.logger.info({ file: this.#options.file, file_bytes: this.#fileBytes }, "replay started");
+    this.#scheduleProgress();
     this.setState("connecting", { message: `replaying ${this.#options.file}` });
     this.#run = this.#play().catch((error: unknown) => {
+      this.#stopProgress();
       this.emitError("PARSE_ERROR", `replay of ${this.#options.file} failed: ${String(error)}`, {
         file: this.#options.file,
       });
@@ -61,6 +137,7 @@ export class ReplayConnector extends Connector {
   }
 
   protected override async onStop(): Promise<void> {
+    this.#stopProgress();
     this.#abort = true;
     this.#wake?.();
     await this.#run;
@@ -69,13 +146,22 @@ export class ReplayConnector extends Connector {
   async #play(): Promise<void> {
     const emit = (code: ConnectorErrorCode, message: string, details: Record<string, unknown>): void =>
       this.emitError(code, message, details);
-    const io: ReplayIo = { publish: (event) => this.publish(event), error: emit };
+    const io: ReplayIo = {
+      publish: (event) => {
+        this.eventsPublished += 1;
+        this.publish(event);
+      },
+      error: emit,
+    };
     let handler: FrameHandler | undefined;
     let firstMs: number | undefined;
     let startedAt = 0;
     let sinceYield = 0;
-    const records = readCapture(this.#options.file, (line, reason) =>
-      emit("PARSE_ERROR", `capture line ${line}: ${reason}`, { file: this.#options.file, line }),
+    const records = readCapture(
+      this.#options.file,
+      (line, reason) =>
+        emit("PARSE_ERROR", `capture line ${line}: ${reason}`, { file: this.#options.file, line }),
+      this.#position,
     );
     for await (const record of records) {
       if (this.#abort) return;
@@ -107,6 +193,9 @@ export class ReplayConnector extends Connector {
       handler.handleFrame(record.frame, record.ms);
     }
     this.finished = true;
+    this.#stopProgress();
+    const summary = this.progress();
+    this.logger.info(summary, `replay finished: ${summary.frames} frames, ${summary.events} events`);
     this.setState("disconnected", { message: `replay of ${this.#options.file} finished` });
     this.#options.onFinished?.();
   }

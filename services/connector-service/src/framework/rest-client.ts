@@ -1,5 +1,5 @@
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
-import { ConnectorError } from "./connector-error.js";
+import { ConnectorError, describeError } from "./connector-error.js";
 import { type Scheduler, systemScheduler } from "./scheduler.js";
 import { WeightRateLimiter } from "./weight-rate-limiter.js";
 
@@ -82,7 +82,7 @@ export class RestClient {
       } catch (error) {
         if (signal?.aborted) throw abortedError(url);
         if (attempt > maxRetries) {
-          throw new ConnectorError("REST_FAILED", `POST ${url} failed: ${errorText(error)}`, {
+          throw new ConnectorError("REST_FAILED", `POST ${url} failed: ${describeError(error)}`, {
             cause: error,
           });
         }
@@ -162,8 +162,4 @@ export class RestClient {
 
 function abortedError(url: string): ConnectorError {
   return new ConnectorError("REST_FAILED", `POST ${url}: abandoned (connector stopping)`);
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

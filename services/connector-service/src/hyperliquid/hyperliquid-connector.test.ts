@@ -1,6 +1,6 @@
-import type { StandardEvent } from "@market-scraper/events";
+import { StandardEvent } from "@market-scraper/events";
 import { createLogger } from "@market-scraper/runtime";
-import { FakeHyperliquidServer, waitFor } from "@market-scraper/testkit";
+import { FakeHyperliquidServer, freePort, waitFor } from "@market-scraper/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type ConnectorMetrics, noopConnectorMetrics } from "../framework/connector-metrics.js";
 import { HyperliquidConnector, type HyperliquidConnectorOptions } from "./hyperliquid-connector.js";
@@ -136,5 +136,74 @@ describe("HyperliquidConnector against the fake server", () => {
     await c.stop();
     expect(statuses().at(-1)).toBe("stopped");
     expect(c.health().status).toBe("unhealthy");
+  });
+});
+
+describe("HyperliquidConnector when the exchange cannot be reached (no network)", () => {
+  let connector: HyperliquidConnector | undefined;
+  afterEach(async () => {
+    await connector?.stop();
+    connector = undefined;
+  });
+
+  /** Starts against `restUrl`; returns the events, the log lines and the readiness of a service around it. */
+  async function startUnreachable(restUrl: string) {
+    const events: StandardEvent[] = [];
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({
+      service: "test",
+      level: "info",
+      destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    });
+    connector = new HyperliquidConnector({
+      wsUrl: "ws://127.0.0.1:9/ws",
+      restUrl,
+      symbols: ["BTC"],
+      channels: ["trade"],
+      sink: { publish: (event) => events.push(event) },
+      logger: log,
+      heartbeatIntervalMs: 0,
+      backoff: { initialMs: 10, maxMs: 20 },
+      restWeightPerMinute: 120_000,
+    });
+    await connector.start();
+    const failed = (): StandardEvent[] =>
+      events.filter(
+        (e) => e.event_type === "error" && (e.payload as { error_code: string }).error_code === "REST_FAILED",
+      );
+    await waitFor(() => failed().length >= 1, { timeoutMs: 20_000, message: "REST_FAILED error event" });
+    return { events, lines, failed: failed()[0]!, connector };
+  }
+
+  function expectCause(run: Awaited<ReturnType<typeof startUnreachable>>, cause: RegExp, code: string): void {
+    // The error event and the log line say why, not just "fetch failed".
+    const payload = run.failed.payload as { message: string; details: { cause?: string } };
+    expect(payload.message).toMatch(cause);
+    expect(payload.details.cause).toBe(code);
+    const logged = run.lines.find((l) => l.error_code === "REST_FAILED");
+    expect(String(logged?.msg)).toMatch(cause);
+    // A connector_status event carries it, so the API and the page can show it.
+    const status = run.events
+      .filter((e) => e.event_type === "connector_status")
+      .map((e) => StandardEvent.parse(e).payload as Record<string, unknown>)
+      .find((p) => p.last_error !== undefined);
+    expect(status).toMatchObject({ status: "connecting", last_error: expect.stringMatching(cause) });
+    expect(Date.parse(String(status!.last_error_at))).not.toBeNaN();
+    // Health says what it is waiting for and why.
+    const health = run.connector.health();
+    expect(health.detail).toMatch(/^connecting: resolving symbols/);
+    expect(health.detail).toMatch(cause);
+    expect(health.last_error).toMatch(cause);
+  }
+
+  it("names the cause of a refused connection (closed port → ECONNREFUSED)", async () => {
+    const port = await freePort();
+    const run = await startUnreachable(`http://127.0.0.1:${port}`);
+    expectCause(run, /ECONNREFUSED 127\.0\.0\.1/, "ECONNREFUSED");
+  });
+
+  it("names the cause of an unresolvable host (.invalid → ENOTFOUND)", async () => {
+    const run = await startUnreachable("http://api.hyperliquid.invalid");
+    expectCause(run, /ENOTFOUND api\.hyperliquid\.invalid/, "ENOTFOUND");
   });
 });

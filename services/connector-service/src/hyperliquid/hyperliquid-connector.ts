@@ -1,6 +1,6 @@
 import type { BackoffOptions } from "../framework/backoff.js";
 import { backoffDelay } from "../framework/backoff.js";
-import { ConnectorError } from "../framework/connector-error.js";
+import { ConnectorError, describeError, errorCode } from "../framework/connector-error.js";
 import { Connector, type ConnectorOptions } from "../framework/connector.js";
 import type { RawCaptureWriter } from "../framework/raw-capture.js";
 import { ReconnectingWebSocket, type WsCloseInfo } from "../framework/reconnecting-websocket.js";
@@ -227,14 +227,18 @@ export class HyperliquidConnector extends Connector {
         if (this.#stopping) return undefined;
         const code = error instanceof ConnectorError ? error.code : "REST_FAILED";
         const delay = backoffDelay(attempt, this.#options.backoff, this.#options.random);
+        const cause = errorCode(error instanceof ConnectorError ? error.cause : error);
         this.emitError(
           code,
-          `hyperliquid: cannot load meta/spotMeta (retry in ${delay} ms): ${String(error)}`,
+          `hyperliquid: cannot load meta/spotMeta (retry in ${delay} ms): ${error instanceof ConnectorError ? error.message : describeError(error)}`,
           {
             attempt,
             retry_in_ms: delay,
+            ...(cause === undefined ? {} : { cause }),
           },
         );
+        // Still resolving symbols, now with the reason: a status event carrying `last_error`.
+        this.setState("connecting", { message: `resolving symbols (retry in ${delay} ms)`, force: true });
         await this.#sleep(delay);
       }
     }

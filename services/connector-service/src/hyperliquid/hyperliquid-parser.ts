@@ -5,13 +5,15 @@ import {
   type TickerEvent,
   type TradeEvent,
   marketEvent,
-  uuidv7,
 } from "@market-scraper/events";
 import {
+  HASH_SEED,
   ID_HIGH_DIVISOR,
+  contentEventId,
   deterministicEventId,
   fnv1a32,
   idSuffix,
+  mixNumber,
   streamIdInfixes,
   timeIdPrefix,
 } from "../framework/event-ids.js";
@@ -38,6 +40,9 @@ export interface ParserMarket extends HyperliquidMarket {
   readonly streamHash: number;
   /** The id infixes of `streamHash` (see `streamIdInfixes`). */
   readonly idInfixes: readonly [string, string, string, string];
+  /** FNV-1a of `source|coin|order_book` and `source|coin|ticker`: the streams of the content ids. */
+  readonly bookHash: number;
+  readonly tickerHash: number;
   /** The trades this market has published (when the parser de-duplicates; made at its first trade). */
   dedup: DedupStream | undefined;
 }
@@ -246,6 +251,8 @@ export class HyperliquidParser {
       ...market,
       streamHash,
       idInfixes: streamIdInfixes(streamHash),
+      bookHash: fnv1a32(`${this.source}|${market.coin}|order_book`),
+      tickerHash: fnv1a32(`${this.source}|${market.coin}|ticker`),
       dedup: undefined,
     });
   }
@@ -537,10 +544,12 @@ export class HyperliquidParser {
       return { kind: "invalid", channel: "l2Book", reason };
     }
     const timestamp = this.#isoOf(d.time);
+    // The id: exchange time and the levels (the same snapshot sent again is the same event).
+    const eventId = contentEventId(d.time, market.bookHash, hashLevels(hashLevels(HASH_SEED, bids), asks));
     return {
       kind: "book",
       coin: market.coin,
-      event: marketEvent(EventType.ORDER_BOOK, uuidv7(receivedAt), timestamp, this.source, {
+      event: marketEvent(EventType.ORDER_BOOK, eventId, timestamp, this.source, {
         symbol: market.symbol,
         raw_symbol: market.coin,
         bid: bestBid[0],
@@ -604,9 +613,14 @@ export class HyperliquidParser {
       received_at: this.#receivedIso(receivedAt),
     };
     if (trades !== undefined) payload.trades = trades;
+    // An open candle's id: its open time and its values so far (each update is its own event).
     const eventId = closed
       ? deterministicEventId(c.t, fnv1a32(`${this.source}|${market.coin}|${interval}|closed`), 0)
-      : uuidv7(receivedAt);
+      : contentEventId(
+          c.t,
+          fnv1a32(`${this.source}|${market.coin}|${interval}|open`),
+          [high, low, close, volume, trades ?? -1, c.T].reduce(mixNumber, mixNumber(HASH_SEED, open)),
+        );
     return marketEvent(EventType.OHLCV, eventId, timestamp, this.source, payload);
   }
 
@@ -697,7 +711,8 @@ export class HyperliquidParser {
   #ticker(market: ParserMarket, state: TickerState, receivedAt: number): TickerEvent | undefined {
     const ctx = state.ctx;
     if (ctx === undefined || !state.hasBbo || !(state.bid > 0) || !(state.ask > 0)) return undefined;
-    const timestamp = this.#isoOf(Math.max(state.bboTime, 0) || receivedAt);
+    const time = Math.max(state.bboTime, 0) || receivedAt;
+    const timestamp = this.#isoOf(time);
     const payload: TickerEvent["payload"] = {
       symbol: market.symbol,
       raw_symbol: market.coin,
@@ -717,7 +732,19 @@ export class HyperliquidParser {
     if (ctx.funding !== undefined) payload.funding_rate = ctx.funding;
     if (ctx.dayNtlVlm !== undefined) payload.volume_quote_24h = ctx.dayNtlVlm;
     if (ctx.prevDayPx !== undefined) payload.prev_day_price = ctx.prevDayPx;
-    return marketEvent(EventType.TICKER, uuidv7(receivedAt), timestamp, this.source, payload);
+    // The id: the time of its best bid/offer and every value it carries (both halves of the ticker).
+    let h = mixNumber(
+      mixNumber(mixNumber(mixNumber(HASH_SEED, state.bid), state.ask), state.bidSize),
+      state.askSize,
+    );
+    h = mixNumber(
+      mixNumber(mixNumber(mixNumber(h, ctx.price), ctx.volume), ctx.markPx ?? NaN),
+      ctx.midPx ?? NaN,
+    );
+    h = mixNumber(mixNumber(mixNumber(h, ctx.oraclePx ?? NaN), ctx.openInterest ?? NaN), ctx.funding ?? NaN);
+    h = mixNumber(mixNumber(h, ctx.dayNtlVlm ?? NaN), ctx.prevDayPx ?? NaN);
+    const eventId = contentEventId(time, market.tickerHash, h);
+    return marketEvent(EventType.TICKER, eventId, timestamp, this.source, payload);
   }
 
   #ack(data: unknown): FrameResult {
@@ -753,6 +780,13 @@ export class HyperliquidParser {
  * strings), prices strictly descending (`direction` -1, bids) or ascending (1, asks). A string says
  * what is wrong with the first bad level.
  */
+/** `levels` (count, then each price and size) mixed into `hash` (see `mixNumber`). */
+function hashLevels(hash: number, levels: readonly (readonly [number, number])[]): number {
+  let h = mixNumber(hash, levels.length);
+  for (let i = 0; i < levels.length; i += 1) h = mixNumber(mixNumber(h, levels[i]![0]), levels[i]![1]);
+  return h;
+}
+
 function toLevels(side: unknown, name: string, direction: 1 | -1): [number, number][] | string {
   if (!Array.isArray(side)) return `${name} is not an array`;
   const out: [number, number][] = new Array<[number, number]>(side.length);

@@ -1,12 +1,13 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { StandardEvent } from "@market-scraper/events";
+import { StandardEvent, isMarketDataType } from "@market-scraper/events";
 import { createLogger } from "@market-scraper/runtime";
 import { FakeHyperliquidServer, waitFor } from "@market-scraper/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import { RawCaptureWriter, readCapture } from "../framework/raw-capture.js";
+import type { ReplayConnector } from "../framework/replay-connector.js";
 import { ManualScheduler } from "../framework/scheduler.js";
 import { HyperliquidConnector } from "./hyperliquid-connector.js";
 import { createHyperliquidReplay } from "./hyperliquid-replay.js";
@@ -19,18 +20,24 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const byType = (events: StandardEvent[], type: string): StandardEvent[] =>
   events.filter((e) => e.event_type === type);
 
+/** Plays the shipped fixture as fast as possible; returns every event and the finished replay. */
+async function playFixture(): Promise<{ events: StandardEvent[]; replay: ReplayConnector }> {
+  const events: StandardEvent[] = [];
+  const replay = createHyperliquidReplay({
+    file: FIXTURE,
+    pace: { mode: "max" },
+    sink: { publish: (e) => events.push(e) },
+    logger,
+    heartbeatIntervalMs: 0,
+  });
+  await replay.start();
+  await replay.done();
+  return { events, replay };
+}
+
 describe("replay of a Hyperliquid capture", () => {
   it("plays the shipped fixture as fast as possible: every trade once, books, candles, tickers", async () => {
-    const events: StandardEvent[] = [];
-    const replay = createHyperliquidReplay({
-      file: FIXTURE,
-      pace: { mode: "max" },
-      sink: { publish: (e) => events.push(e) },
-      logger,
-      heartbeatIntervalMs: 0,
-    });
-    await replay.start();
-    await replay.done();
+    const { events, replay } = await playFixture();
     for (const event of events) StandardEvent.parse(event);
     const trades = byType(events, "trade").map((e) => e.payload as { trade_id: string; symbol: string });
     expect(trades.map((t) => t.trade_id)).toEqual([
@@ -55,6 +62,22 @@ describe("replay of a Hyperliquid capture", () => {
       new Date(1790232216055).toISOString(),
     );
     expect(replay.framesPlayed).toBe(20);
+  });
+
+  it("gives every market event an id from what the exchange sent: the same ids on every replay", async () => {
+    const play = async (): Promise<StandardEvent[]> =>
+      (await playFixture()).events.filter((e) => isMarketDataType(e.event_type));
+    const first = await play();
+    await new Promise((r) => setTimeout(r, 5)); // another wall-clock millisecond: ids must not depend on it
+    const second = await play();
+    expect(new Set(first.map((e) => e.event_type))).toEqual(
+      new Set(["trade", "order_book", "ohlcv", "ticker"]),
+    );
+    expect(second.map((e) => [e.event_type, e.event_id])).toEqual(
+      first.map((e) => [e.event_type, e.event_id]),
+    );
+    // Distinct events keep distinct ids.
+    expect(new Set(first.map((e) => e.event_id)).size).toBe(first.length);
   });
 
   it("plays in real time (scaled by speed) on the injected clock", async () => {
@@ -82,6 +105,47 @@ describe("replay of a Hyperliquid capture", () => {
     scheduler.advance(10_000);
     await waitFor(() => replay.finished, { message: "whole file" });
     expect(byType(events, "trade")).toHaveLength(5);
+    await replay.stop();
+  });
+
+  it("logs its progress every few seconds (frames, events, % of the file, rate) and a summary at the end", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({
+      service: "test",
+      level: "info",
+      destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    });
+    const scheduler = new ManualScheduler(0);
+    const replay = createHyperliquidReplay({
+      file: FIXTURE,
+      pace: { mode: "realtime", speed: 2 },
+      sink: { publish: () => undefined },
+      logger: log,
+      scheduler,
+      heartbeatIntervalMs: 0,
+      progressIntervalMs: 10,
+    });
+    await replay.start();
+    expect(lines.find((l) => l.msg === "replay started")).toMatchObject({
+      file: FIXTURE,
+      file_bytes: statSync(FIXTURE).size,
+    });
+    await waitFor(() => replay.framesPlayed === 1, { message: "the greeting" });
+    scheduler.advance(9); // the six acks (18 ms at 2x)
+    await waitFor(() => replay.framesPlayed === 7, { message: "greeting and acks" });
+    scheduler.advance(1); // one progress interval from the start
+    const progress = lines.filter(
+      (l) => typeof l.msg === "string" && l.msg.startsWith("replay ") && "percent" in l,
+    );
+    expect(progress).toHaveLength(1);
+    expect(progress[0]).toMatchObject({ file: FIXTURE, frames: 7, events: 0, frames_per_s: 700 });
+    expect(progress[0]!.percent).toBeGreaterThan(0);
+    expect(progress[0]!.percent).toBeLessThan(100);
+    scheduler.advance(10_000);
+    await waitFor(() => replay.finished, { message: "whole file" });
+    const summary = lines.find((l) => typeof l.msg === "string" && l.msg.startsWith("replay finished:"));
+    expect(summary).toMatchObject({ frames: 20, percent: 100, file_bytes: statSync(FIXTURE).size });
+    expect(summary!.events).toBeGreaterThan(5);
     await replay.stop();
   });
 
