@@ -103,7 +103,7 @@ export function createTradeFastPath(spec: TradeFastPathSpec): (value: unknown) =
     const { symbol, side } = p;
     if (!isNonEmptyString(symbol) || symbol.length > MAX_SAFE_LENGTH) return undefined;
     if (p.raw_symbol !== undefined && !isNonEmptyString(p.raw_symbol)) return undefined;
-    if (!isOptionalIso(p, "received_at")) return undefined;
+    if (!isOptionalIso(p, "received_at") || !isOptionalIso(p, "replayed_at")) return undefined;
     if (!isFiniteNumber(p.price) || !isFiniteNumber(p.volume) || !isIso(p.timestamp)) return undefined;
     if (side !== undefined && side !== "buy" && side !== "sell") return undefined;
     if (p.trade_id !== undefined && !isNonEmptyString(p.trade_id)) return undefined;

@@ -49,6 +49,9 @@ const marketCommon = {
   symbol: MarketSymbol,
   raw_symbol: z.string().min(1).optional().describe("the exchange's own name for the instrument"),
   received_at: IsoTimestamp.optional().describe("when the connector received the exchange frame"),
+  replayed_at: IsoTimestamp.optional().describe(
+    "when a replay played the frame (received_at stays the capture's receive time): processing starts here",
+  ),
 };
 
 export const TradePayload = z

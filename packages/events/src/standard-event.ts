@@ -173,13 +173,15 @@ function safeParse(input: unknown): SafeParseResult {
 }
 
 /**
- * When the data entered the system, in ms: the connector's receipt (`payload.received_at`), else the
- * event's creation as recorded in a UUIDv7 `event_id`; `undefined` when the event says neither.
+ * When the data entered the system, in ms: the moment a replay played it (`payload.replayed_at`), else the
+ * connector's receipt (`payload.received_at`), else the event's creation as recorded in a UUIDv7
+ * `event_id`; `undefined` when the event says none of them.
  */
 export function receivedAtOf(event: StandardEvent): number | undefined {
-  const receivedAt = (event.payload as { received_at?: unknown }).received_at;
-  if (typeof receivedAt === "string") {
-    const ms = Date.parse(receivedAt);
+  const payload = event.payload as { received_at?: unknown; replayed_at?: unknown };
+  for (const at of [payload.replayed_at, payload.received_at]) {
+    if (typeof at !== "string") continue;
+    const ms = Date.parse(at);
     if (Number.isFinite(ms)) return ms;
   }
   return uuidv7Time(event.event_id);

@@ -196,6 +196,15 @@ describe("standalone over MemoryEventBus and SQLite", () => {
       },
       { message: `${trades} processed trades stored` },
     );
+    // The capture is dated in the past: processing_time_ms is how long processing took, not the age.
+    const processed = await getJson<{ data: StandardEvent[] }>(
+      `${url}/v1/events?event_type=trade&stage=processed&limit=1000`,
+    );
+    for (const trade of processed.data) {
+      expect(trade.processing_time_ms).toBeGreaterThanOrEqual(0);
+      expect(trade.processing_time_ms).toBeLessThan(60_000);
+      expect(Date.parse(trade.processed_at!) - Date.parse(trade.timestamp)).toBeGreaterThan(86_400_000);
+    }
     // 150 s from 06:40:00: two closed 1m candles per coin while running; the third bucket is open.
     const closed = await getJson<{ data: StandardEvent[] }>(`${url}/v1/markets/BTC-USD/ohlcv?interval=1m`);
     expect(closed.data.map((c) => (c.payload as { closed: boolean }).closed)).toEqual([true, true]);

@@ -1,5 +1,5 @@
 import { statSync } from "node:fs";
-import type { StandardEvent } from "@market-scraper/events";
+import { type StandardEvent, isMarketDataType } from "@market-scraper/events";
 import { ConnectorError, type ConnectorErrorCode } from "./connector-error.js";
 import { Connector, type ConnectorOptions } from "./connector.js";
 import { type CapturePosition, readCapture } from "./raw-capture.js";
@@ -49,7 +49,8 @@ export interface ReplayProgress {
 
 /**
  * Plays a raw capture back as if live: every frame goes through the same protocol handler as the live
- * connector, with its original receive time, so the events are the ones the live connector produced.
+ * connector, with its original receive time, so the events are the ones the live connector produced, plus
+ * `payload.replayed_at` (when this replay played the frame) on market data.
  */
 export class ReplayConnector extends Connector {
   readonly #options: ReplayConnectorOptions;
@@ -149,7 +150,16 @@ export class ReplayConnector extends Connector {
     const io: ReplayIo = {
       publish: (event) => {
         this.eventsPublished += 1;
-        this.publish(event);
+        // The event is the live run's (received_at = the capture's receive time); replayed_at says when it
+        // entered the system now, so processing_time_ms measures this run, not the capture's age.
+        this.publish(
+          isMarketDataType(event.event_type)
+            ? ({
+                ...event,
+                payload: { ...event.payload, replayed_at: new Date(this.scheduler.now()).toISOString() },
+              } as StandardEvent)
+            : event,
+        );
       },
       error: emit,
     };

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { StandardEvent, isMarketDataType } from "@market-scraper/events";
+import { StandardEvent, isMarketDataType, markProcessed } from "@market-scraper/events";
 import { createLogger } from "@market-scraper/runtime";
 import { FakeHyperliquidServer, waitFor } from "@market-scraper/testkit";
 import { afterAll, describe, expect, it } from "vitest";
@@ -58,9 +58,17 @@ describe("replay of a Hyperliquid capture", () => {
     const statuses = byType(events, "connector_status").map((e) => (e.payload as { status: string }).status);
     expect(statuses).toEqual(["connecting", "connected", "subscribed", "disconnected"]);
     // The frames are replayed with their capture time: the events are those of the live run.
-    expect((byType(events, "trade")[0]!.payload as { received_at: string }).received_at).toBe(
+    const trade = byType(events, "trade")[0]!;
+    expect((trade.payload as { received_at: string }).received_at).toBe(
       new Date(1790232216055).toISOString(),
     );
+    // ... and say when this replay played them, where processing starts: a trade of long ago processed
+    // now reads a few ms of processing, not its age (issue 13, point 12).
+    const replayedAt = Date.parse((trade.payload as { replayed_at: string }).replayed_at);
+    expect(replayedAt).toBeGreaterThan(Date.parse("2026-11-01"));
+    const processed = markProcessed(trade, replayedAt + 3);
+    expect(processed.processing_time_ms).toBe(3);
+    expect(byType(events, "connector_status").every((e) => !("replayed_at" in e.payload))).toBe(true);
     expect(replay.framesPlayed).toBe(20);
   });
 
@@ -197,8 +205,11 @@ describe("replay of a Hyperliquid capture", () => {
     expect(byType(replayed, "trade").map((e) => e.event_id)).toEqual(
       byType(live, "trade").map((e) => e.event_id),
     );
-    expect(byType(replayed, "order_book").map((e) => e.payload)).toEqual(
+    // The live run's payloads, plus when this replay played them.
+    const played = byType(replayed, "order_book").map((e) => e.payload as { replayed_at?: string });
+    expect(played.map(({ replayed_at: _, ...payload }) => payload)).toEqual(
       byType(live, "order_book").map((e) => e.payload),
     );
+    for (const payload of played) expect(Date.parse(payload.replayed_at!)).toBeGreaterThan(0);
   });
 });
