@@ -16,6 +16,20 @@ describe("decodeMessage", () => {
     expect(processed).toMatchObject({ ok: true, row: { stage: "processed" } });
   });
 
+  it("stores times given with an offset in UTC with Z, other bodies as received", () => {
+    const trade = makeTrade();
+    const text = new TextDecoder()
+      .decode(encodeEvent(trade))
+      .replace(`"timestamp":"${trade.timestamp}"`, '"timestamp":"2024-01-15T12:30:00.123+02:00"');
+    const decoded = decodeMessage(subjectFor(trade), Buffer.from(text));
+    if (!decoded.ok) throw new Error(decoded.error);
+    const body = JSON.parse(decoded.row.body) as { timestamp: string };
+    expect(body.timestamp).toBe("2024-01-15T10:30:00.123Z");
+    expect(decoded.row.body).not.toContain("+02:00");
+    const plain = decodeMessage(subjectFor(trade), encodeEvent(trade));
+    expect(plain.ok && plain.row.body).toBe(new TextDecoder().decode(encodeEvent(trade)));
+  });
+
   it("refuses what cannot be stored", () => {
     const trade = makeTrade();
     expect(decodeMessage("market.trade.test.BTC-USD", Buffer.from("{oops"))).toMatchObject({ ok: false });

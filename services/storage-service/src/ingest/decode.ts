@@ -2,6 +2,9 @@ import { type Stage, decodeEvent, isStage, parseSubject, subjectMatchesEvent } f
 import { type EventRow, eventRow } from "../store/event-row.js";
 import { errorMessage } from "../store/store-error.js";
 
+/** A JSON string value that is an ISO time with a `±hh:mm` offset instead of `Z`. */
+const OFFSET_TIME = /\d{4}-\d{2}-\d{2}T[\d:.]+[+-]\d{2}:?\d{2}"/;
+
 export type DecodedMessage = { ok: true; row: EventRow } | { ok: false; error: string; event_id?: string };
 
 /**
@@ -21,7 +24,10 @@ export function decodeMessage(subject: string, data: Uint8Array): DecodedMessage
         event_id: event.event_id,
       };
     }
-    return { ok: true, row: eventRow(event, stage satisfies Stage, text) };
+    // The body is stored as received (no re-encoding per message), unless it holds a time with an offset:
+    // parsing gave those in UTC with `Z`, and what we store and serve says `Z` always.
+    const body = OFFSET_TIME.test(text) ? JSON.stringify(event) : text;
+    return { ok: true, row: eventRow(event, stage satisfies Stage, body) };
   } catch (err) {
     return { ok: false, error: errorMessage(err) };
   }
