@@ -20,7 +20,7 @@ export {
   type LogLevel,
   type NatsEnv,
 } from "./config.js";
-export { REDACTED_SECRET, redactSecrets, redactUrl } from "./redact.js";
+export { REDACTED_SECRET, redactSecrets } from "./redact.js";
 export { RuntimeError, type RuntimeErrorCode } from "./runtime-error.js";
 export { createLogger, type CreateLoggerOptions, type Logger } from "./logger.js";
 export {

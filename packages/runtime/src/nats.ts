@@ -9,7 +9,7 @@ import {
 import type { NatsEnv } from "./config.js";
 import type { HealthState } from "./health-state.js";
 import type { Logger } from "./logger.js";
-import { redactSecrets, redactUrl } from "./redact.js";
+import { redactSecrets } from "./redact.js";
 import { RuntimeError } from "./runtime-error.js";
 
 /** The NATS variables of a parsed config (`natsEnv`, or anything extending it). */
@@ -82,7 +82,7 @@ export async function connectNats(config: NatsConfig, options: ConnectNatsOption
     health?.setCheck(NATS_HEALTH_CHECK, false, `connect failed: ${message}`);
     throw new RuntimeError(
       "NATS_CONNECT_FAILED",
-      `cannot connect to NATS (${redactUrl(config.NATS_URL.join(","))}): ${message}`,
+      `cannot connect to NATS (${redactSecrets(config.NATS_URL.join(","))}): ${message}`,
       {
         cause: error,
       },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { redactSecrets, redactUrl } from "./redact.js";
+import { redactSecrets } from "./redact.js";
 
-describe("redactUrl", () => {
+describe("redactSecrets on URLs", () => {
   it.each([
     ["postgres://u:S3cretPW@db:5432/market", "postgres://u:***@db:5432/market"],
     ["mysql://u:S3cretPW@h/db", "mysql://u:***@h/db"],
@@ -19,11 +19,11 @@ describe("redactUrl", () => {
     ["wss://h/ws?token=S3cretPW", "wss://h/ws?token=***"],
     ["https://h/info?api_key=S3cretPW", "https://h/info?api_key=***"],
   ])("%s → %s", (url, redacted) => {
-    expect(redactUrl(url)).toBe(redacted);
+    expect(redactSecrets(url)).toBe(redacted);
   });
 
   it("redacts every server of a comma-separated NATS list", () => {
-    expect(redactUrl("nats://a:S3cretPW@h1:4222, b:0therPW@h2:4222,nats://h3:4222")).toBe(
+    expect(redactSecrets("nats://a:S3cretPW@h1:4222, b:0therPW@h2:4222,nats://h3:4222")).toBe(
       "nats://a:***@h1:4222, b:***@h2:4222,nats://h3:4222",
     );
   });
@@ -36,7 +36,7 @@ describe("redactUrl", () => {
       "https://api.hyperliquid.xyz/info?type=meta",
       "127.0.0.1:4222",
     ])
-      expect(redactUrl(url)).toBe(url);
+      expect(redactSecrets(url)).toBe(url);
   });
 });
 

@@ -57,8 +57,3 @@ export function redactSecrets(text: string): string {
   if (!text.includes("@") && !text.includes("=")) return text;
   return text.replace(TOKEN, redactToken).replace(SECRET_PARAM, `$1${REDACTED_SECRET}`);
 }
-
-/** One URL (or a comma-separated list of them) with its credentials redacted; see `redactSecrets`. */
-export function redactUrl(url: string): string {
-  return redactSecrets(url);
-}
