@@ -22,7 +22,7 @@ import type { CheckpointStore } from "./checkpoint-store.js";
 import { deterministicId } from "./deterministic-id.js";
 import { NatsLink } from "./nats-link.js";
 import { type Partition, ownsKey, partitionName } from "./partition.js";
-import type { Processor, ProcessorLogger } from "./processor.js";
+import { type Processor, type ProcessorLogger, errorMessage } from "./processor.js";
 
 export const MARKET_STREAM = "MARKET";
 
@@ -317,7 +317,7 @@ export class PartitionedConsumer {
           "partition consumer failed; rewinding to the last checkpoint",
         );
         this.#rewind();
-        this.#stalled(`the consumer failed (${errorText(err)})`, true);
+        this.#stalled(`the consumer failed (${errorMessage(err)})`, true);
         failed = true;
       }
       await this.#messages?.close().catch(() => undefined);
@@ -402,7 +402,7 @@ export class PartitionedConsumer {
 
   async #malformed(msg: JsMsg, err: unknown): Promise<void> {
     this.#stats.malformed++;
-    const error = errorText(err);
+    const error = errorMessage(err);
     this.#o.logger.warn({ subject: msg.subject, seq: msg.seq, error }, "malformed message dead-lettered");
     const { bus } = this.#o;
     await bus.publishRaw(deadLetterSubject(msg.subject), msg.data);
@@ -496,8 +496,4 @@ export class PartitionedConsumer {
       "partition consumer stopped",
     );
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -86,7 +86,7 @@ function isEventList(result: StandardEvent | readonly StandardEvent[]): result i
   return Array.isArray(result);
 }
 
-function errorMessage(err: unknown): string {
+export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 

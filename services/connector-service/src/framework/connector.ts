@@ -203,7 +203,8 @@ export abstract class Connector {
   /**
    * Publishes an `error` event (priority 1) and logs it. At most `ERRORS_PER_SECOND` per code: a
    * stream of garbage must not turn into a stream of error events; the next one that goes out carries
-   * `details.suppressed` (how many were left out before it). URL credentials in the message or in a
+   * `details.suppressed` (how many were left out before it); `last_error` is the last one that went out.
+   * URL credentials in the message or in a
    * string detail (an error's text may quote the URL it failed on) go out as `***`.
    */
   protected emitError(
@@ -211,23 +212,24 @@ export abstract class Connector {
     rawMessage: string,
     rawDetails: Record<string, unknown> = {},
   ): void {
-    const message = redactSecrets(rawMessage);
-    const details: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(rawDetails))
-      details[key] = typeof value === "string" ? redactSecrets(value) : value;
     const now = this.scheduler.now();
-    this.#lastError = { text: `${code}: ${message}`, at: now };
-    this.#onChange?.();
     let budget = this.#errorBudget.get(code);
     if (budget === undefined || now - budget.windowStart >= 1_000) {
       budget = { windowStart: now, sent: 0, suppressed: budget?.suppressed ?? 0 };
       this.#errorBudget.set(code, budget);
     }
     if (budget.sent >= ERRORS_PER_SECOND) {
+      // Suppressed: no redaction or readiness work per error in a burst (log lines are redacted anyway).
       budget.suppressed += 1;
-      this.logger.debug({ error_code: code, details }, message);
+      this.logger.debug({ error_code: code, details: rawDetails }, rawMessage);
       return;
     }
+    const message = redactSecrets(rawMessage);
+    const details: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(rawDetails))
+      details[key] = typeof value === "string" ? redactSecrets(value) : value;
+    this.#lastError = { text: `${code}: ${message}`, at: now };
+    this.#onChange?.();
     budget.sent += 1;
     const suppressed = budget.suppressed;
     budget.suppressed = 0;

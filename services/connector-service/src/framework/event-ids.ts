@@ -86,16 +86,11 @@ export function deterministicEventId(timeMs: number, streamHash: number, id: num
 }
 
 /**
- * The deterministic id of a record the exchange sends without an id of its own (a book snapshot, a
- * ticker, an open candle): its exchange time, its stream (`streamHash`: FNV-1a of source, symbol and
- * type) and a hash of its content (`mixNumber` from `HASH_SEED`). What the exchange sent twice (a replay,
- * an overlap, a re-sent snapshot) gets the same id, so storage keeps it once.
+ * The start of a `mixNumber` chain (the FNV-1a offset basis). A record the exchange sends without an id of
+ * its own (a book snapshot, a ticker, an open candle) gets `deterministicEventId(exchange time, stream,
+ * content hash)`: what the exchange sent twice (a replay, an overlap, a re-sent snapshot) gets the same id,
+ * so storage keeps it once.
  */
-export function contentEventId(timeMs: number, streamHash: number, contentHash: number): string {
-  return deterministicEventId(timeMs, streamHash, contentHash);
-}
-
-/** The start of a `mixNumber` chain (the FNV-1a offset basis). */
 export const HASH_SEED = 0x811c9dc5;
 const F64 = new Float64Array(1);
 const U32 = new Uint32Array(F64.buffer);

@@ -9,7 +9,6 @@ import {
 import {
   HASH_SEED,
   ID_HIGH_DIVISOR,
-  contentEventId,
   deterministicEventId,
   fnv1a32,
   idSuffix,
@@ -545,7 +544,7 @@ export class HyperliquidParser {
     }
     const timestamp = this.#isoOf(d.time);
     // The id: exchange time and the levels (the same snapshot sent again is the same event).
-    const eventId = contentEventId(d.time, market.bookHash, hashLevels(hashLevels(HASH_SEED, bids), asks));
+    const eventId = deterministicEventId(d.time, market.bookHash, hashLevels(hashLevels(HASH_SEED, bids), asks));
     return {
       kind: "book",
       coin: market.coin,
@@ -616,7 +615,7 @@ export class HyperliquidParser {
     // An open candle's id: its open time and its values so far (each update is its own event).
     const eventId = closed
       ? deterministicEventId(c.t, fnv1a32(`${this.source}|${market.coin}|${interval}|closed`), 0)
-      : contentEventId(
+      : deterministicEventId(
           c.t,
           fnv1a32(`${this.source}|${market.coin}|${interval}|open`),
           [high, low, close, volume, trades ?? -1, c.T].reduce(mixNumber, mixNumber(HASH_SEED, open)),
@@ -743,7 +742,7 @@ export class HyperliquidParser {
     );
     h = mixNumber(mixNumber(mixNumber(h, ctx.oraclePx ?? NaN), ctx.openInterest ?? NaN), ctx.funding ?? NaN);
     h = mixNumber(mixNumber(h, ctx.dayNtlVlm ?? NaN), ctx.prevDayPx ?? NaN);
-    const eventId = contentEventId(time, market.tickerHash, h);
+    const eventId = deterministicEventId(time, market.tickerHash, h);
     return marketEvent(EventType.TICKER, eventId, timestamp, this.source, payload);
   }
 
@@ -775,11 +774,6 @@ export class HyperliquidParser {
   }
 }
 
-/**
- * One side of an `l2Book`, best first: every level a positive price and a positive size (decimal
- * strings), prices strictly descending (`direction` -1, bids) or ascending (1, asks). A string says
- * what is wrong with the first bad level.
- */
 /** `levels` (count, then each price and size) mixed into `hash` (see `mixNumber`). */
 function hashLevels(hash: number, levels: readonly (readonly [number, number])[]): number {
   let h = mixNumber(hash, levels.length);
@@ -787,6 +781,11 @@ function hashLevels(hash: number, levels: readonly (readonly [number, number])[]
   return h;
 }
 
+/**
+ * One side of an `l2Book`, best first: every level a positive price and a positive size (decimal
+ * strings), prices strictly descending (`direction` -1, bids) or ascending (1, asks). A string says
+ * what is wrong with the first bad level.
+ */
 function toLevels(side: unknown, name: string, direction: 1 | -1): [number, number][] | string {
   if (!Array.isArray(side)) return `${name} is not an array`;
   const out: [number, number][] = new Array<[number, number]>(side.length);
