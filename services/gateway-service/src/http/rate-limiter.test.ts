@@ -30,4 +30,12 @@ describe("RateLimiter", () => {
     expect(limiter.take("a").allowed).toBe(true);
     expect(limiter.take("c").allowed).toBe(false);
   });
+
+  it("peeks without counting or tracking: peeks at many callers evict no counted one", () => {
+    const limiter = new RateLimiter({ limit: 1, windowMs: 60_000, clock: () => 0, maxTracked: 2 });
+    limiter.take("guesser");
+    for (let i = 0; i < 10; i++) expect(limiter.peek(`caller-${i}`).allowed).toBe(true);
+    expect(limiter.peek("guesser").allowed).toBe(false);
+    expect(limiter.take("guesser").allowed).toBe(false);
+  });
 });

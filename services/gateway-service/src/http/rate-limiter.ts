@@ -55,12 +55,14 @@ export class RateLimiter {
     const { windowMs } = this.#options;
     const start = now - (now % windowMs);
     let window = this.#windows.get(caller);
+    const resetSeconds = Math.max(1, Math.ceil((start + windowMs - now) / 1000));
     if (window === undefined || window.start !== start) {
+      // A peek tracks nobody: only counted requests take a place in the map.
+      if (!count) return { allowed: true, limit, remaining: limit, resetSeconds };
       if (window === undefined && this.#windows.size >= this.#options.maxTracked) this.#evict(start);
       window = { start, count: 0 };
       this.#windows.set(caller, window);
     }
-    const resetSeconds = Math.max(1, Math.ceil((start + windowMs - now) / 1000));
     if (window.count >= limit) return { allowed: false, limit, remaining: 0, resetSeconds };
     if (count) window.count++;
     return { allowed: true, limit, remaining: limit - window.count, resetSeconds };

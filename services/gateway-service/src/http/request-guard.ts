@@ -35,13 +35,12 @@ export function isStream(url: string): boolean {
 }
 
 /**
- * A failed authentication: 401/403 while the client address has failures left in its window. Once they
- * are used up, `throttled` refuses every key from that address (valid ones too, so a guesser cannot tell
- * a hit from a miss) with 429 and `Retry-After` until the window ends. Other addresses are not affected.
+ * A failed authentication, counted against the client address (401/403). Once an address has used up its
+ * failures, `guardRequest` refuses every key from it (valid ones too, so a guesser cannot tell a hit from
+ * a miss) with 429 and `Retry-After` until the window ends. Other addresses are not affected.
  */
 function authFailure(request: GuardedRequest, options: RequestGuardOptions, refusal: GatewayError): never {
-  const decision = options.authFailures.take(`ip:${request.ip}`);
-  if (!decision.allowed) throttled(options, decision);
+  options.authFailures.take(`ip:${request.ip}`);
   options.onAuthFailure?.("refused");
   throw refusal;
 }

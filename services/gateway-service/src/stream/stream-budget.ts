@@ -20,11 +20,8 @@ export class StreamBudget {
     return this.#used > this.limitBytes;
   }
 
+  /** Bytes taken (positive) or given back (negative). */
   add(bytes: number): void {
     this.#used += bytes;
-  }
-
-  release(bytes: number): void {
-    this.#used -= bytes;
   }
 }

@@ -34,7 +34,7 @@ class FakeClient implements StreamClient {
 
   terminate(): void {
     this.terminated = true;
-    this.budget.release(this.pendingBytes);
+    this.budget.add(-this.pendingBytes);
     this.pendingBytes = 0;
     this.hub.gone(this);
   }
