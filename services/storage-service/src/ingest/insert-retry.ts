@@ -44,7 +44,6 @@ export class DatabaseOutage {
     this.#failures++;
     if (this.#since === null) {
       this.#since = this.#counted = this.#now();
-      this.#failures = 1;
       metrics.databaseDown.set(1);
       log.warn({ err: errorMessage(err) }, "database outage: holding writes and retrying");
     } else {
@@ -61,6 +60,7 @@ export class DatabaseOutage {
     metrics.databaseDown.set(0);
     health?.setCheck(DATABASE_HEALTH_CHECK, true);
     log.info({ outageMs, failures: this.#failures }, "database writes recovered");
+    this.#failures = 0;
   }
 
   #countTime(): void {

@@ -141,12 +141,8 @@ export class PostgresStore implements Store {
     try {
       return await this.#pool.query<R>(text, values);
     } catch (err) {
-      throw this.#wrap(err);
+      throw postgresStoreError(err);
     }
-  }
-
-  #wrap(err: unknown): StoreError {
-    return postgresStoreError(err);
   }
 
   async #transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -154,7 +150,7 @@ export class PostgresStore implements Store {
     try {
       client = await this.#pool.connect();
     } catch (err) {
-      throw this.#wrap(err);
+      throw postgresStoreError(err);
     }
     let broken = false;
     try {
@@ -163,7 +159,7 @@ export class PostgresStore implements Store {
       await client.query("COMMIT");
       return result;
     } catch (err) {
-      const error = this.#wrap(err);
+      const error = postgresStoreError(err);
       // A session from before an outage may keep its state (e.g. read-only): start afresh.
       if (error.code === "UNAVAILABLE") broken = true;
       await client.query("ROLLBACK").catch(() => {
@@ -282,7 +278,7 @@ export class PostgresStore implements Store {
         this.#partitions = null;
         throw new StoreError("UNAVAILABLE", errorMessage(err), { cause: err });
       }
-      throw this.#wrap(err);
+      throw postgresStoreError(err);
     }
   }
 
