@@ -9,7 +9,7 @@ import {
 } from "@nats-io/jetstream";
 import type { Stage } from "@market-scraper/events";
 import { nanos } from "@nats-io/transport-node";
-import { errorMessage } from "./errors.js";
+import { errorMessage, BusError } from "./errors.js";
 import { type BusLogger, silentLogger } from "./logger.js";
 import { sleep } from "./retry-policy.js";
 
@@ -98,15 +98,19 @@ export async function ensureStreams(jsm: JetStreamManager, settings: StreamSetti
 /**
  * Runs `step` (setting up a consumer of a stream this process does not own) again until it stops failing
  * because the stream does not exist yet: the stream's owner (`NATS_STREAMS`) may start after us. Any
- * other failure is thrown. Logs once while it waits.
+ * other failure is thrown. Logs once while it waits. `stopped` (the caller is stopping or closed) ends
+ * the wait with `BUS_CLOSED`, so a stop during start-up leaves nothing polling.
  */
 export async function whenStreamExists<T>(
   stream: string,
   step: () => Promise<T>,
-  options: { logger?: Pick<BusLogger, "warn">; pollMs?: number } = {},
+  options: { logger?: Pick<BusLogger, "warn">; pollMs?: number; stopped?: () => boolean } = {},
 ): Promise<T> {
   let waiting = false;
   for (;;) {
+    if (options.stopped?.() === true) {
+      throw new BusError("BUS_CLOSED", `stopped while waiting for stream ${stream}`);
+    }
     try {
       return await step();
     } catch (err) {

@@ -391,9 +391,7 @@ export class NatsEventBus implements EventBus {
       await whenStreamExists(
         stream,
         () => this.#ensureConsumer(stream, durable, filterSubject, maxAckPending),
-        {
-          logger: this.#logger,
-        },
+        { logger: this.#logger, stopped: () => this.#closed },
       );
       pulls.push(this.#pullLoop(stream, durable, filterSubject, maxAckPending, batch, queue, state));
     }

@@ -44,6 +44,25 @@ describe("stream ownership", () => {
     expect((await consumer).name).toBe("reader");
   });
 
+  it("ends its wait with BUS_CLOSED once its caller stops", async () => {
+    let stopped = false;
+    let calls = 0;
+    const waiting = whenStreamExists(
+      "NEVER",
+      () => {
+        calls++;
+        return jsm.streams.info("NEVER");
+      },
+      { pollMs: 20, stopped: () => stopped },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    stopped = true;
+    await expect(waiting).rejects.toMatchObject({ code: "BUS_CLOSED" });
+    const after = calls;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(calls).toBe(after);
+  });
+
   it("throws any other failure at once", async () => {
     let calls = 0;
     const failing = whenStreamExists("MARKET", () => {

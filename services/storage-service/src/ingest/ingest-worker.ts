@@ -161,7 +161,10 @@ export class IngestWorker {
     this.#jsm = await jetstreamManager(this.#deps.nc);
     await this.#ensureStreams();
     for (const spec of this.#specs) {
-      await whenStreamExists(spec.stream, () => this.#ensureConsumer(spec), { logger: this.#log });
+      await whenStreamExists(spec.stream, () => this.#ensureConsumer(spec), {
+        logger: this.#log,
+        stopped: () => this.#stopping,
+      });
     }
     this.#deps.health?.setCheck(DATABASE_HEALTH_CHECK, true);
     this.#loops = this.#specs.map((spec) => this.#pullLoop(spec));
