@@ -544,7 +544,11 @@ export class HyperliquidParser {
     }
     const timestamp = this.#isoOf(d.time);
     // The id: exchange time and the levels (the same snapshot sent again is the same event).
-    const eventId = deterministicEventId(d.time, market.bookHash, hashLevels(hashLevels(HASH_SEED, bids), asks));
+    const eventId = deterministicEventId(
+      d.time,
+      market.bookHash,
+      hashLevels(hashLevels(HASH_SEED, bids), asks),
+    );
     return {
       kind: "book",
       coin: market.coin,
