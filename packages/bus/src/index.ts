@@ -7,6 +7,7 @@ export type {
   SubscribeOptions,
   Subscription,
 } from "./event-bus.js";
+export { backoffDelay, type BackoffOptions } from "./backoff.js";
 export { BusError, type BusErrorCode } from "./errors.js";
 export type { BusLogger } from "./logger.js";
 export type { OverflowPolicy } from "./bounded-queue.js";

@@ -33,7 +33,6 @@ export {
   noopConnectorMetrics,
   type ConnectorMetrics,
 } from "./framework/connector-metrics.js";
-export { backoffDelay, type BackoffOptions } from "./framework/backoff.js";
 export {
   ReconnectingWebSocket,
   type CloseCause,

@@ -1,5 +1,5 @@
 import WebSocket from "ws";
-import { type BackoffOptions, backoffDelay } from "./backoff.js";
+import { type BackoffOptions, backoffDelay } from "@market-scraper/bus";
 import { type Scheduler, type TimerHandle, systemScheduler } from "./scheduler.js";
 
 /** Why a connection ended. */

@@ -1,4 +1,4 @@
-import { type BackoffOptions, backoffDelay } from "./backoff.js";
+import { type BackoffOptions, backoffDelay } from "@market-scraper/bus";
 import { ConnectorError, describeError } from "./connector-error.js";
 import { type Scheduler, systemScheduler } from "./scheduler.js";
 import { WeightRateLimiter } from "./weight-rate-limiter.js";

@@ -1,5 +1,4 @@
-import type { BackoffOptions } from "../framework/backoff.js";
-import { backoffDelay } from "../framework/backoff.js";
+import { type BackoffOptions, backoffDelay } from "@market-scraper/bus";
 import { ConnectorError, describeError, errorCode } from "../framework/connector-error.js";
 import { Connector, type ConnectorOptions } from "../framework/connector.js";
 import type { RawCaptureWriter } from "../framework/raw-capture.js";

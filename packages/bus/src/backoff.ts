@@ -13,6 +13,7 @@ export interface BackoffOptions {
 }
 
 /**
+ * The project's one backoff formula (reconnects, REST retries, redelivery, database retries).
  * Exponential backoff with jitter: attempt n (1-based) waits `min(maxMs, initialMs·factor^(n-1))`,
  * reduced by a random share of up to `jitter`. `random` is injected so tests are exact.
  */
