@@ -67,3 +67,14 @@ export {
   type FakeHyperliquidOptions,
 } from "./fake-hyperliquid-server.js";
 export { StreamClient, type Frame } from "./stream-client.js";
+export {
+  TrueBook,
+  mulberry32,
+  type BookOp,
+  type Emission,
+  type TrueBookFault,
+  type TrueBookOptions,
+  type TrueDelta,
+  type TrueLevel,
+  type TrueSnapshot,
+} from "./true-book.js";
