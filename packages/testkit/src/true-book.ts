@@ -183,6 +183,11 @@ export class TrueBook {
     }
   }
 
+  /** True while a `swap` holds an update back (it goes out after the next update sent). */
+  get holding(): boolean {
+    return this.#held !== undefined;
+  }
+
   /** Faults not yet consumed (update faults, then snapshot faults). */
   get pendingFaults(): readonly TrueBookFault[] {
     return [...this.#faults, ...this.#snapshotFaults];
