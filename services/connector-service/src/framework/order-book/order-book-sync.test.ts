@@ -179,3 +179,190 @@ describe("OrderBookSync (stream snapshots)", () => {
     expect(s.fetches).toHaveLength(0);
   });
 });
+
+/** A synced REST-mode harness at sequence 1 with bid 1 / ask 2. */
+async function syncedHarness(over: Partial<OrderBookSyncOptions> = {}) {
+  const h = harness(over);
+  h.sync.onDelta(delta(1, 1));
+  h.fetches[0]!.resolve({ sequence: 1, bids: [["1", "1"]], asks: [["2", "1"]] });
+  await flush();
+  expect(h.sync.state).toBe("synced");
+  return h;
+}
+
+describe("OrderBookSync conflation", () => {
+  it("publishes at most once per interval, the first change at once and the final state at the end", async () => {
+    const h = await syncedHarness({ intervalMs: 100 });
+    expect(h.published).toHaveLength(1); // the synced book, at once
+    for (let i = 2; i <= 10; i += 1) h.sync.onDelta(delta(i, i, [["1", String(i)]]));
+    expect(h.published).toHaveLength(1);
+    h.scheduler.advance(100);
+    expect(h.published).toHaveLength(2);
+    expect(h.published[1]).toMatchObject({ sequence: 10, bids: [["1", "10"]] });
+    // Quiet: nothing more, and the next change after a quiet interval goes out at once.
+    h.scheduler.advance(1_000);
+    expect(h.published).toHaveLength(2);
+    h.sync.onDelta(delta(11, 11, [["1", "11"]]));
+    expect(h.published).toHaveLength(3);
+    h.sync.onDelta(delta(12, 12, [["1", "12"]]));
+    h.scheduler.advance(99);
+    expect(h.published).toHaveLength(3);
+    h.scheduler.advance(1);
+    expect(h.published.at(-1)).toMatchObject({ sequence: 12 });
+    const times = h.published.map((b) => b.sequence);
+    expect(times).toEqual([1, 10, 11, 12]);
+  });
+
+  it("publishes every update with interval 0, and only the top `depth` levels", async () => {
+    const h = await syncedHarness();
+    h.sync.onDelta(
+      delta(2, 2, [
+        ["0.9", "1"],
+        ["0.8", "1"],
+        ["0.7", "1"],
+      ]),
+    );
+    h.sync.onDelta(delta(3, 3, [], [["3", "1"]]));
+    expect(h.published.map((b) => b.sequence)).toEqual([1, 2, 3]);
+    expect(h.published.at(-1)!.bids).toEqual([
+      ["1", "1"],
+      ["0.9", "1"],
+      ["0.8", "1"],
+    ]);
+  });
+
+  it("drops a pending trailing publish when the book is dropped: nothing goes out between a gap and the resync", async () => {
+    const h = await syncedHarness({ intervalMs: 100 });
+    h.sync.onDelta(delta(2, 2, [["1", "2"]])); // conflated: pending
+    h.sync.onDelta(delta(9, 9)); // gap
+    h.scheduler.advance(10_000);
+    expect(h.published).toHaveLength(1);
+    expect(h.resyncs.map((r) => r.reason)).toEqual(["gap"]);
+  });
+});
+
+describe("OrderBookSync resyncs", () => {
+  it("a crossed book resyncs with reason crossed and publishes nothing of it", async () => {
+    const h = await syncedHarness();
+    h.sync.onDelta(delta(2, 2, [["2.5", "1"]]));
+    expect(h.resyncs).toEqual([{ reason: "crossed", detail: expect.stringContaining("best bid 2.5") }]);
+    expect(h.published.map((b) => b.sequence)).toEqual([1]);
+    // In sync for less than backoffResetMs: the snapshot waits for the backoff.
+    expect(h.sync.state).toBe("backoff");
+  });
+
+  it("a malformed level resyncs with reason invalid; a failed check with reason checksum", async () => {
+    const h = await syncedHarness();
+    h.sync.onDelta(delta(2, 2, [["x", "1"]]));
+    expect(h.resyncs.map((r) => r.reason)).toEqual(["invalid"]);
+    let ok = true;
+    const c = await syncedHarness({ rules: { ...spotRules, verify: () => ok } });
+    ok = false;
+    c.sync.onDelta(delta(2, 2, [["1", "3"]]));
+    expect(c.resyncs.map((r) => r.reason)).toEqual(["checksum"]);
+    expect(c.published.map((b) => b.sequence)).toEqual([1]);
+  });
+
+  it("a stale stream resyncs after staleAfterMs without an update", async () => {
+    const h = await syncedHarness({ staleAfterMs: 5_000 });
+    h.scheduler.advance(4_000);
+    h.sync.onDelta(delta(2, 2));
+    h.scheduler.advance(4_000);
+    h.sync.onDelta(delta(3, 3));
+    h.scheduler.advance(4_999);
+    expect(h.resyncs).toEqual([]);
+    h.scheduler.advance(1);
+    expect(h.resyncs.map((r) => r.reason)).toEqual(["stale"]);
+    expect(h.sync.state).toBe("fetching"); // synced for > 10 s (backoff reset): at once
+  });
+
+  it("a disconnect drops the book; the next delta after the reconnect fetches a snapshot", async () => {
+    const h = await syncedHarness();
+    h.sync.onDisconnect();
+    h.sync.onDisconnect();
+    expect(h.resyncs.map((r) => r.reason)).toEqual(["reconnect"]);
+    expect(h.sync.state).toBe("waiting");
+    h.scheduler.advance(60_000);
+    h.sync.onDelta(delta(20, 21, [["1", "5"]]));
+    expect(h.fetches).toHaveLength(2);
+    h.fetches[1]!.resolve({ sequence: 19, bids: [["1", "4"]], asks: [["2", "1"]] });
+    await flush();
+    expect(h.published.at(-1)).toMatchObject({ sequence: 21, bids: [["1", "5"]] });
+    expect(h.synced).toEqual([1, 21]);
+  });
+
+  it("a failed snapshot is retried with a growing backoff and keeps the buffered deltas", async () => {
+    const h = harness({ backoff: { initialMs: 100, maxMs: 1_000, jitter: 0 } });
+    h.sync.onDelta(delta(5, 5, [["1", "5"]]));
+    h.fetches[0]!.reject(new Error("HTTP 503"));
+    await flush();
+    expect(h.resyncs).toEqual([{ reason: "snapshot_failed", detail: "HTTP 503" }]);
+    expect(h.sync.state).toBe("backoff");
+    h.scheduler.advance(100);
+    h.fetches[1]!.reject(new Error("HTTP 503"));
+    await flush();
+    h.scheduler.advance(199);
+    expect(h.fetches).toHaveLength(2);
+    h.scheduler.advance(1);
+    expect(h.fetches).toHaveLength(3);
+    h.fetches[2]!.resolve({ sequence: 4, bids: [["1", "4"]], asks: [["2", "1"]] });
+    await flush();
+    expect(h.published.at(-1)).toMatchObject({ sequence: 5, bids: [["1", "5"]] });
+  });
+
+  it("a snapshot older than the buffered deltas is fetched again (gap), keeping them", async () => {
+    const h = harness({ backoff: { initialMs: 100, jitter: 0 } });
+    h.sync.onDelta(delta(10, 12, [["1", "12"]]));
+    h.fetches[0]!.resolve({ sequence: 5, bids: [["1", "5"]], asks: [["2", "1"]] });
+    await flush();
+    expect(h.resyncs.map((r) => r.reason)).toEqual(["gap"]);
+    expect(h.sync.buffered).toBe(1);
+    h.scheduler.advance(100);
+    h.fetches[1]!.resolve({ sequence: 11, bids: [["1", "11"]], asks: [["2", "1"]] });
+    await flush();
+    expect(h.published).toHaveLength(1);
+    expect(h.published[0]).toMatchObject({ sequence: 12, bids: [["1", "12"]] });
+  });
+
+  it("a snapshot that arrives after the book was dropped again is ignored", async () => {
+    const h = harness();
+    h.sync.onDelta(delta(1, 1));
+    h.sync.resync("checksum", "connector check");
+    h.fetches[0]!.resolve({ sequence: 1, bids: [["1", "1"]], asks: [["2", "1"]] });
+    await flush();
+    expect(h.published).toEqual([]);
+    expect(h.sync.state).toBe("backoff");
+  });
+
+  it("snapshots wait for the connector's limiter", async () => {
+    const grants: Array<() => void> = [];
+    const weights: number[] = [];
+    const h = harness({
+      limiter: {
+        acquire: (w) => {
+          weights.push(w);
+          return new Promise<void>((r) => grants.push(r));
+        },
+      },
+      snapshotWeight: 50,
+    });
+    h.sync.onDelta(delta(1, 1));
+    await flush();
+    expect(weights).toEqual([50]);
+    expect(h.fetches).toHaveLength(0);
+    grants[0]!();
+    await flush();
+    expect(h.fetches).toHaveLength(1);
+  });
+
+  it("close stops everything", async () => {
+    const h = await syncedHarness({ intervalMs: 100 });
+    h.sync.onDelta(delta(2, 2, [["1", "2"]]));
+    h.sync.close();
+    h.scheduler.advance(1_000);
+    h.sync.onDelta(delta(3, 3));
+    h.sync.onSnapshot({ sequence: 3, bids: [["1", "1"]], asks: [["2", "1"]] });
+    expect(h.published).toHaveLength(1);
+    expect(h.sync.state).toBe("closed");
+  });
+});

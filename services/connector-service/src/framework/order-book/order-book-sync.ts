@@ -178,7 +178,7 @@ export class OrderBookSync {
   }
 
   /** Drops the book and rebuilds it from a fresh snapshot (also for checks the connector makes). */
-  resync(reason: ResyncReason, detail = reason): void {
+  resync(reason: ResyncReason, detail: string = reason): void {
     if (this.#state === "closed") return;
     this.#drop();
     this.#buffer = [];
