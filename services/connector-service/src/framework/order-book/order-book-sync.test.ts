@@ -310,6 +310,16 @@ describe("OrderBookSync resyncs", () => {
     expect(h.published.at(-1)).toMatchObject({ sequence: 5, bids: [["1", "5"]] });
   });
 
+  it("the delta that revealed a gap is kept for the resync: a snapshot just before it connects", async () => {
+    const h = await syncedHarness();
+    h.sync.onDelta(delta(5, 5, [["1", "5"]]));
+    h.scheduler.advance(500);
+    h.fetches[1]!.resolve({ sequence: 4, bids: [["1", "4"]], asks: [["2", "1"]] });
+    await flush();
+    expect(h.resyncs.map((r) => r.reason)).toEqual(["gap"]);
+    expect(h.published.at(-1)).toMatchObject({ sequence: 5, bids: [["1", "5"]] });
+  });
+
   it("a snapshot older than the buffered deltas is fetched again (gap), keeping them", async () => {
     const h = harness({ backoff: { initialMs: 100, jitter: 0 } });
     h.sync.onDelta(delta(10, 12, [["1", "12"]]));
