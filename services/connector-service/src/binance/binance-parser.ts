@@ -248,11 +248,13 @@ export class BinanceParser {
     const e = frame.e;
     if (e === "serverShutdown") return { kind: "shutdown" };
     const channel = typeof e === "string" ? EVENT_CHANNELS[e] : undefined;
-    if (channel === undefined || typeof frame.s !== "string")
+    // A raw forceOrder names its symbol inside the order.
+    const symbol = channel === "forceOrder" && isRecord(frame.o) ? frame.o.s : frame.s;
+    if (channel === undefined || typeof symbol !== "string")
       return { kind: "invalid", channel: "unknown", reason: "neither a stream frame nor a control frame" };
-    const market = this.#byRaw.get(frame.s);
+    const market = this.#byRaw.get(symbol);
     if (market === undefined)
-      return { kind: "invalid", channel, reason: `unknown symbol ${JSON.stringify(frame.s)}` };
+      return { kind: "invalid", channel, reason: `unknown symbol ${JSON.stringify(symbol)}` };
     const interval = channel === "kline" && isRecord(frame.k) ? frame.k.i : undefined;
     return this.#payload(channel, typeof interval === "string" ? interval : "", market, frame, receivedAt);
   }
