@@ -1,7 +1,12 @@
 import type { Logger } from "@market-scraper/runtime";
 import { type ConnectorMetrics, noopConnectorMetrics } from "../framework/connector-metrics.js";
 import { ConnectorError } from "../framework/connector-error.js";
-import { OrderBookSync, bookStreamHash, orderBookEvent } from "../framework/order-book/index.js";
+import {
+  type BookSnapshot,
+  OrderBookSync,
+  bookStreamHash,
+  orderBookEvent,
+} from "../framework/order-book/index.js";
 import { ReplayConnector, type ReplayConnectorOptions } from "../framework/replay-connector.js";
 import { binanceSpotRules, binanceUsdmRules } from "./binance-book-rules.js";
 import { BinanceFeed } from "./binance-feed.js";
@@ -51,6 +56,23 @@ export function createBinanceReplay(options: BinanceReplayOptions): ReplayConnec
       if (!markets.every(isMarket))
         throw new ConnectorError("PARSE_ERROR", "capture markets record is malformed");
       const books = new Map<string, OrderBookSync>();
+      // The live connector fetches a snapshot once a delta is buffered and applies the deltas buffered
+      // meanwhile; the capture holds that snapshot as a generated frame where its answer arrived. So the
+      // replay "fetches" the same way: the request waits for the symbol's next snapshot frame.
+      const waiting = new Map<string, ((snapshot: BookSnapshot) => void)[]>();
+      const arrived = new Map<string, BookSnapshot[]>();
+      const fetchSnapshot = (raw: string): Promise<BookSnapshot> => {
+        const ready = arrived.get(raw)?.shift();
+        if (ready !== undefined) return Promise.resolve(ready);
+        return new Promise<BookSnapshot>((resolve) => {
+          waiting.set(raw, [...(waiting.get(raw) ?? []), resolve]);
+        });
+      };
+      const snapshotArrived = (raw: string, snapshot: BookSnapshot): void => {
+        const resolve = waiting.get(raw)?.shift();
+        if (resolve !== undefined) resolve(snapshot);
+        else arrived.set(raw, [...(arrived.get(raw) ?? []), snapshot]);
+      };
       const bookOf = (raw: string): OrderBookSync | undefined => {
         let book = books.get(raw);
         const market = markets.find((m) => m.rawSymbol === raw);
@@ -63,6 +85,7 @@ export function createBinanceReplay(options: BinanceReplayOptions): ReplayConnec
           rules: kind === "spot" ? binanceSpotRules : binanceUsdmRules,
           depth: options.bookDepth ?? 20,
           intervalMs: 0,
+          fetchSnapshot: () => fetchSnapshot(raw),
           logger,
           metrics,
           publish: (published) => io.publish(orderBookEvent(published, streamHash)),
@@ -87,7 +110,7 @@ export function createBinanceReplay(options: BinanceReplayOptions): ReplayConnec
           publish: (event) => io.publish(event),
           error: (code, message, details) => io.error(code, message, details),
           delta: (raw, delta) => bookOf(raw)?.onDelta(delta),
-          snapshot: (raw, snapshot) => bookOf(raw)?.onSnapshot(snapshot),
+          snapshot: (raw, snapshot) => snapshotArrived(raw, snapshot),
         },
       });
     },
