@@ -594,7 +594,7 @@ export class FakeBinanceServer {
     }
     if (!Array.isArray(params) || !params.every((p) => typeof p === "string"))
       return this.#send(client, { error: { code: 1, msg: "Invalid value type: expected Array" }, id });
-    const names = params as string[];
+    const names = params;
     if (method === "UNSUBSCRIBE") {
       for (const name of names) client.streams.delete(name);
       return this.#send(client, { result: null, id });

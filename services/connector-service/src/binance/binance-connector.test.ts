@@ -48,8 +48,7 @@ describe("BinanceConnector against the fake Binance server", () => {
 
   const ofType = (type: string): Payload[] =>
     events.filter((e) => e.event_type === type).map((e) => e.payload as Payload);
-  const errors = (code: string): Payload[] =>
-    ofType("error").filter((p) => p.error_code === code) as Payload[];
+  const errors = (code: string): Payload[] => ofType("error").filter((p) => p.error_code === code);
   const books = (symbol: string): Payload[] => ofType("order_book").filter((p) => p.raw_symbol === symbol);
   /** The last published book as `[price, size]` numbers, as `order_book` events carry them. */
   const lastBook = (symbol: string): { bids: unknown; asks: unknown; sequence: unknown } => {

@@ -590,7 +590,7 @@ export class BinanceConnector extends Connector {
     if (streams !== undefined) {
       connection.pending.delete(id as number);
       for (const stream of streams) this.#failedStreams.add(stream);
-      this.emitError("SUBSCRIBE_FAILED", `${this.name} refused SUBSCRIBE ${id}: ${message}`, {
+      this.emitError("SUBSCRIBE_FAILED", `${this.name} refused SUBSCRIBE ${String(id)}: ${message}`, {
         code: code as never,
         streams: streams.slice(0, 20).join(","),
       });

@@ -120,7 +120,7 @@ export class BinanceFeed implements FrameHandler {
           this.#hooks.onExchangeError(result.id, result.code, result.message);
         else
           this.#hooks.error("EXCHANGE_ERROR", `${this.#source}: ${result.message}`, {
-            code: result.code as never,
+            code: result.code,
           });
         return;
       case "shutdown":
