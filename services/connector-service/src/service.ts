@@ -14,6 +14,8 @@ import { RawCaptureWriter } from "./framework/raw-capture.js";
 import type { Scheduler } from "./framework/scheduler.js";
 import { HyperliquidConnector } from "./hyperliquid/hyperliquid-connector.js";
 import { createHyperliquidReplay } from "./hyperliquid/hyperliquid-replay.js";
+import { BinanceConnector } from "./binance/binance-connector.js";
+import { createBinanceReplay, isBinanceSource } from "./binance/binance-replay.js";
 
 export interface ConnectorServiceDeps {
   config: ConnectorConfig;
@@ -136,8 +138,47 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
     ...(deps.scheduler === undefined ? {} : { scheduler: deps.scheduler }),
     ...(deps.instance === undefined ? {} : { instance: deps.instance }),
   };
+  const captureFor = (name: string): RawCaptureWriter | undefined => {
+    if (config.CAPTURE_DIR === undefined) return undefined;
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    const capture = new RawCaptureWriter(join(config.CAPTURE_DIR, `${name}-${stamp}-${process.pid}.jsonl`));
+    captures.push(capture);
+    logger.info({ file: capture.path }, `writing the raw capture of ${name}`);
+    return capture;
+  };
   for (const name of config.CONNECTORS) {
     switch (name) {
+      case "binance":
+      case "binance-usdm": {
+        const p = name === "binance" ? "BINANCE" : "BINANCE_USDM";
+        const symbols = shardSymbols(config[`${p}_SYMBOLS`], config.CONNECTOR_SHARD);
+        logger.info({ symbols, shard: config.CONNECTOR_SHARD }, `${name} symbols of this replica`);
+        const capture = captureFor(name);
+        connectors.push(
+          new BinanceConnector({
+            ...common,
+            kind: name === "binance" ? "spot" : "usdm",
+            name,
+            wsUrl: config[`${p}_WS_URL`],
+            restUrl: config[`${p}_REST_URL`],
+            symbols,
+            channels: config[`${p}_CHANNELS`],
+            intervals: config[`${p}_OHLCV_INTERVALS`],
+            bookDepth: config[`${p}_BOOK_DEPTH`],
+            bookIntervalMs: config[`${p}_BOOK_INTERVAL`],
+            bookStaleAfterMs: config[`${p}_BOOK_STALE_AFTER`],
+            snapshotLimit: config[`${p}_SNAPSHOT_LIMIT`],
+            streamsPerConnection: config[`${p}_STREAMS_PER_CONNECTION`],
+            maxConnectionAgeMs: config[`${p}_MAX_CONNECTION_AGE`],
+            restWeightPerMinute: config[`${p}_REST_WEIGHT_PER_MINUTE`],
+            dedupCapacity: config.DEDUP_CAPACITY,
+            openInterestIntervalMs: config.BINANCE_USDM_OPEN_INTEREST_INTERVAL,
+            ...(capture === undefined ? {} : { capture }),
+            ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+          }),
+        );
+        break;
+      }
       case "hyperliquid": {
         let capture: RawCaptureWriter | undefined;
         if (config.CAPTURE_DIR !== undefined) {
@@ -176,6 +217,19 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
         break;
       }
       case "replay":
+        if (isBinanceSource(config.REPLAY_SOURCE)) {
+          connectors.push(
+            createBinanceReplay({
+              ...common,
+              name: config.REPLAY_SOURCE,
+              file: config.REPLAY_FILE ?? "",
+              pace: config.REPLAY_SPEED,
+              dedupCapacity: config.DEDUP_CAPACITY,
+              ...(deps.onReplayFinished === undefined ? {} : { onFinished: deps.onReplayFinished }),
+            }),
+          );
+          break;
+        }
         connectors.push(
           createHyperliquidReplay({
             ...common,
