@@ -67,3 +67,15 @@ export {
   type FakeHyperliquidOptions,
 } from "./fake-hyperliquid-server.js";
 export { StreamClient, type Frame } from "./stream-client.js";
+export {
+  FakeBybitServer,
+  type FakeBybitCategory,
+  type FakeBybitInstrument,
+  type FakeBybitKline,
+  type FakeBybitLevel,
+  type FakeBybitLiquidation,
+  type FakeBybitOptions,
+  type FakeBybitRestFailure,
+  type FakeBybitRestRequest,
+  type FakeBybitTrade,
+} from "./fake-bybit-server.js";

@@ -12,6 +12,8 @@ import {
 import type { Connector, ConnectorHealth, EventSink } from "./framework/connector.js";
 import { RawCaptureWriter } from "./framework/raw-capture.js";
 import type { Scheduler } from "./framework/scheduler.js";
+import { BybitConnector } from "./bybit/bybit-connector.js";
+import { createBybitReplay } from "./bybit/bybit-replay.js";
 import { HyperliquidConnector } from "./hyperliquid/hyperliquid-connector.js";
 import { createHyperliquidReplay } from "./hyperliquid/hyperliquid-replay.js";
 
@@ -136,18 +138,48 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
     ...(deps.scheduler === undefined ? {} : { scheduler: deps.scheduler }),
     ...(deps.instance === undefined ? {} : { instance: deps.instance }),
   };
+  const captureOf = (connector: string): RawCaptureWriter | undefined => {
+    if (config.CAPTURE_DIR === undefined) return undefined;
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    const capture = new RawCaptureWriter(join(config.CAPTURE_DIR, `${connector}-${stamp}-${process.pid}.jsonl`));
+    captures.push(capture);
+    logger.info({ file: capture.path }, `writing the raw capture of ${connector}`);
+    return capture;
+  };
   for (const name of config.CONNECTORS) {
     switch (name) {
+      case "bybit-spot":
+      case "bybit-linear": {
+        const spot = name === "bybit-spot";
+        const capture = captureOf(name);
+        const symbols = shardSymbols(
+          spot ? config.BYBIT_SPOT_SYMBOLS : config.BYBIT_LINEAR_SYMBOLS,
+          config.CONNECTOR_SHARD,
+        );
+        logger.info({ symbols, shard: config.CONNECTOR_SHARD }, `${name} symbols of this replica`);
+        connectors.push(
+          new BybitConnector({
+            ...common,
+            category: spot ? "spot" : "linear",
+            wsUrl: spot ? config.BYBIT_SPOT_WS_URL : config.BYBIT_LINEAR_WS_URL,
+            restUrl: spot ? config.BYBIT_SPOT_REST_URL : config.BYBIT_LINEAR_REST_URL,
+            symbols,
+            channels: spot ? config.BYBIT_SPOT_CHANNELS : config.BYBIT_LINEAR_CHANNELS,
+            intervals: spot ? config.BYBIT_SPOT_OHLCV_INTERVALS : config.BYBIT_LINEAR_OHLCV_INTERVALS,
+            bookDepth: spot ? config.BYBIT_SPOT_BOOK_DEPTH : config.BYBIT_LINEAR_BOOK_DEPTH,
+            bookIntervalMs: spot ? config.BYBIT_SPOT_BOOK_INTERVAL : config.BYBIT_LINEAR_BOOK_INTERVAL,
+            topicsPerConnection: spot
+              ? config.BYBIT_SPOT_TOPICS_PER_CONNECTION
+              : config.BYBIT_LINEAR_TOPICS_PER_CONNECTION,
+            dedupCapacity: config.DEDUP_CAPACITY,
+            ...(capture === undefined ? {} : { capture }),
+            ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+          }),
+        );
+        break;
+      }
       case "hyperliquid": {
-        let capture: RawCaptureWriter | undefined;
-        if (config.CAPTURE_DIR !== undefined) {
-          const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-          capture = new RawCaptureWriter(
-            join(config.CAPTURE_DIR, `hyperliquid-${stamp}-${process.pid}.jsonl`),
-          );
-          captures.push(capture);
-          logger.info({ file: capture.path }, "writing the raw capture of hyperliquid");
-        }
+        const capture = captureOf("hyperliquid");
         const symbols = shardSymbols(config.HYPERLIQUID_SYMBOLS, config.CONNECTOR_SHARD);
         logger.info({ symbols, shard: config.CONNECTOR_SHARD }, "hyperliquid symbols of this replica");
         connectors.push(
@@ -175,7 +207,25 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
         );
         break;
       }
-      case "replay":
+      case "replay": {
+        const source = config.REPLAY_SOURCE;
+        if (source === "bybit-spot" || source === "bybit-linear") {
+          const spot = source === "bybit-spot";
+          connectors.push(
+            createBybitReplay({
+              ...common,
+              name: source,
+              category: spot ? "spot" : "linear",
+              file: config.REPLAY_FILE ?? "",
+              pace: config.REPLAY_SPEED,
+              dedupCapacity: config.DEDUP_CAPACITY,
+              bookDepth: spot ? config.BYBIT_SPOT_BOOK_DEPTH : config.BYBIT_LINEAR_BOOK_DEPTH,
+              bookIntervalMs: spot ? config.BYBIT_SPOT_BOOK_INTERVAL : config.BYBIT_LINEAR_BOOK_INTERVAL,
+              ...(deps.onReplayFinished === undefined ? {} : { onFinished: deps.onReplayFinished }),
+            }),
+          );
+          break;
+        }
         connectors.push(
           createHyperliquidReplay({
             ...common,
@@ -187,6 +237,7 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
           }),
         );
         break;
+      }
     }
   }
 
