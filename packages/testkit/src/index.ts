@@ -68,6 +68,15 @@ export {
 } from "./fake-hyperliquid-server.js";
 export { StreamClient, type Frame } from "./stream-client.js";
 export {
+  FakeBinanceServer,
+  type FakeBinanceKind,
+  type FakeBinanceKline,
+  type FakeBinanceLevel,
+  type FakeBinanceOptions,
+  type FakeBinanceRestRequest,
+  type FakeBinanceSymbol,
+  type FakeBinanceTrade,
+} from "./fake-binance-server.js";
   FakeBybitServer,
   type FakeBybitCategory,
   type FakeBybitInstrument,

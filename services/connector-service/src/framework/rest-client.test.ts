@@ -1,4 +1,4 @@
-import { FakeHyperliquidServer } from "@market-scraper/testkit";
+import { FakeBinanceServer, FakeHyperliquidServer } from "@market-scraper/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConnectorError } from "./connector-error.js";
 import { type RateLimitedInfo, RestClient, parseRetryAfter } from "./rest-client.js";
@@ -58,5 +58,30 @@ describe("RestClient against the fake server", () => {
     expect(error).toBeInstanceOf(ConnectorError);
     expect((error as ConnectorError).code).toBe("REST_FAILED");
     expect(fake.restRequests).toHaveLength(1);
+  });
+});
+
+describe("RestClient GET against the fake Binance server", () => {
+  it("honours 418 (banned) and 429 with Retry-After on GET, like a 429 on POST", async () => {
+    const fake = await FakeBinanceServer.start({ kind: "spot" });
+    try {
+      const limited: RateLimitedInfo[] = [];
+      const client = new RestClient({
+        baseUrl: fake.restUrl,
+        weightPerWindow: 120_000,
+        onRateLimited: (info) => limited.push(info),
+      });
+      fake.failRest(1, 418, 0);
+      fake.failRest(1, 429, 0);
+      const info = (await client.get("/api/v3/exchangeInfo", 20)) as { symbols: { symbol: string }[] };
+      expect(info.symbols.map((s) => s.symbol)).toContain("BTCUSDT");
+      expect(limited.map((l) => [l.status, l.retryAfterMs])).toEqual([
+        [418, 0],
+        [429, 0],
+      ]);
+      expect(fake.restRequests.map((r) => r.status)).toEqual([418, 429, 200]);
+    } finally {
+      await fake.close();
+    }
   });
 });

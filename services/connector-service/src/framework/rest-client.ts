@@ -23,7 +23,7 @@ export interface RestClientOptions {
   maxRetries?: number;
   timeoutMs?: number;
   fetch?: typeof fetch;
-  /** Called on every 429 (the connector turns it into a `RATE_LIMIT` error event). */
+  /** Called on every 429 or 418 (the connector turns it into a `RATE_LIMIT` error event). */
   onRateLimited?: (info: RateLimitedInfo) => void;
 }
 
@@ -37,15 +37,16 @@ export function parseRetryAfter(value: string | null, now: number): number | und
 }
 
 /**
- * JSON POST client with a weight-based rate limiter: every request waits for its weight, a 429 pauses
- * every request for `Retry-After` (or an exponential backoff when the header is missing) and is retried,
+ * JSON client (POST and GET) with a weight-based rate limiter: every request waits for its weight, a 429
+ * or a 418 (Binance's ban) pauses every request for `Retry-After` (or an exponential backoff when the
+ * header is missing) and is retried,
  * as are 5xx answers and network errors.
  */
 export class RestClient {
   readonly #options: RestClientOptions;
   readonly #scheduler: Scheduler;
   readonly limiter: WeightRateLimiter;
-  /** Requests answered 429 so far. */
+  /** Requests answered 429 or 418 so far. */
   rateLimited = 0;
 
   constructor(options: RestClientOptions) {
@@ -62,27 +63,43 @@ export class RestClient {
    * POSTs `body` as JSON and returns the decoded answer. `signal` abandons the request, its waits and its
    * retries (rejecting with `ConnectorError` `REST_FAILED`).
    */
-  async post(path: string, body: unknown, weight: number, signal?: AbortSignal): Promise<unknown> {
+  post(path: string, body: unknown, weight: number, signal?: AbortSignal): Promise<unknown> {
+    return this.#request("POST", path, body, weight, signal);
+  }
+
+  /** GETs `path` (query string included, e.g. `/api/v3/depth?symbol=BTCUSDT&limit=1000`); as `post`. */
+  get(path: string, weight: number, signal?: AbortSignal): Promise<unknown> {
+    return this.#request("GET", path, undefined, weight, signal);
+  }
+
+  async #request(
+    method: "GET" | "POST",
+    path: string,
+    body: unknown,
+    weight: number,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
     const url = `${this.#options.baseUrl.replace(/\/+$/, "")}${path}`;
     const maxRetries = this.#options.maxRetries ?? 5;
     const doFetch = this.#options.fetch ?? fetch;
     for (let attempt = 1; ; attempt += 1) {
-      await this.#abortable(this.limiter.acquire(weight), signal, url);
+      await this.#abortable(this.limiter.acquire(weight), signal, url, method);
       let response: Response;
       try {
         response = await doFetch(url, {
-          method: "POST",
-          headers: { "Content-Type": "application/json" },
-          body: JSON.stringify(body),
+          method,
+          ...(method === "POST"
+            ? { headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }
+            : {}),
           signal:
             signal === undefined
               ? AbortSignal.timeout(this.#options.timeoutMs ?? 10_000)
               : AbortSignal.any([signal, AbortSignal.timeout(this.#options.timeoutMs ?? 10_000)]),
         });
       } catch (error) {
-        if (signal?.aborted) throw abortedError(url);
+        if (signal?.aborted) throw abortedError(url, method);
         if (attempt > maxRetries) {
-          throw new ConnectorError("REST_FAILED", `POST ${url} failed: ${describeError(error)}`, {
+          throw new ConnectorError("REST_FAILED", `${method} ${url} failed: ${describeError(error)}`, {
             cause: error,
           });
         }
@@ -90,20 +107,22 @@ export class RestClient {
           this.#sleep(backoffDelay(attempt, this.#options.backoff, this.#options.random)),
           signal,
           url,
+          method,
         );
         continue;
       }
-      if (response.status === 429) {
+      // 429: rate limited; 418: banned (Binance) for `Retry-After` seconds. Either holds every request.
+      if (response.status === 429 || response.status === 418) {
         await response.body?.cancel();
         this.rateLimited += 1;
         const retryAfterMs =
           parseRetryAfter(response.headers.get("retry-after"), this.#scheduler.now()) ??
           backoffDelay(attempt, this.#options.backoff, this.#options.random);
-        this.#options.onRateLimited?.({ status: 429, retryAfterMs, attempt, url });
+        this.#options.onRateLimited?.({ status: response.status, retryAfterMs, attempt, url });
         if (attempt > maxRetries) {
           throw new ConnectorError(
             "RATE_LIMIT",
-            `POST ${url}: still rate limited after ${maxRetries} retries`,
+            `${method} ${url}: still rate limited after ${maxRetries} retries`,
           );
         }
         this.limiter.pauseFor(retryAfterMs);
@@ -112,12 +131,13 @@ export class RestClient {
       if (response.status >= 500) {
         await response.body?.cancel();
         if (attempt > maxRetries) {
-          throw new ConnectorError("REST_FAILED", `POST ${url} answered ${response.status}`);
+          throw new ConnectorError("REST_FAILED", `${method} ${url} answered ${response.status}`);
         }
         await this.#abortable(
           this.#sleep(backoffDelay(attempt, this.#options.backoff, this.#options.random)),
           signal,
           url,
+          method,
         );
         continue;
       }
@@ -125,13 +145,13 @@ export class RestClient {
       if (!response.ok) {
         throw new ConnectorError(
           "REST_FAILED",
-          `POST ${url} answered ${response.status}: ${text.slice(0, 200)}`,
+          `${method} ${url} answered ${response.status}: ${text.slice(0, 200)}`,
         );
       }
       try {
         return JSON.parse(text) as unknown;
       } catch (error) {
-        throw new ConnectorError("PARSE_ERROR", `POST ${url}: the answer is not JSON`, { cause: error });
+        throw new ConnectorError("PARSE_ERROR", `${method} ${url}: the answer is not JSON`, { cause: error });
       }
     }
   }
@@ -140,11 +160,16 @@ export class RestClient {
     return new Promise((resolve) => this.#scheduler.setTimeout(resolve, ms));
   }
 
-  #abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, url: string): Promise<T> {
+  #abortable<T>(
+    promise: Promise<T>,
+    signal: AbortSignal | undefined,
+    url: string,
+    method: string,
+  ): Promise<T> {
     if (signal === undefined) return promise;
-    if (signal.aborted) return Promise.reject(abortedError(url));
+    if (signal.aborted) return Promise.reject(abortedError(url, method));
     return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => reject(abortedError(url));
+      const onAbort = (): void => reject(abortedError(url, method));
       signal.addEventListener("abort", onAbort, { once: true });
       promise.then(
         (value) => {
@@ -160,6 +185,6 @@ export class RestClient {
   }
 }
 
-function abortedError(url: string): ConnectorError {
-  return new ConnectorError("REST_FAILED", `POST ${url}: abandoned (connector stopping)`);
+function abortedError(url: string, method: string): ConnectorError {
+  return new ConnectorError("REST_FAILED", `${method} ${url}: abandoned (connector stopping)`);
 }
