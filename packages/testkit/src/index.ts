@@ -77,6 +77,7 @@ export {
   type FakeBinanceSymbol,
   type FakeBinanceTrade,
 } from "./fake-binance-server.js";
+export {
   FakeBybitServer,
   type FakeBybitCategory,
   type FakeBybitInstrument,
