@@ -212,7 +212,12 @@ export class FakeBybitServer {
   // ---- market data -------------------------------------------------------------------------------
 
   /** Sends a `publicTrade` frame and keeps the trades (re-sent after a subscribe with `resendTradesOnSubscribe`). */
-  pushTrades(category: FakeBybitCategory, symbol: string, trades: readonly FakeBybitTrade[], ts?: number): void {
+  pushTrades(
+    category: FakeBybitCategory,
+    symbol: string,
+    trades: readonly FakeBybitTrade[],
+    ts?: number,
+  ): void {
     const key = `${category}|${symbol}`;
     this.#recentTrades.set(key, [...(this.#recentTrades.get(key) ?? []), ...trades].slice(-100));
     const topic = `publicTrade.${symbol}`;
@@ -225,9 +230,17 @@ export class FakeBybitServer {
   }
 
   /** The true book of a symbol (best first, exact text), its top `depth` levels per side. */
-  book(category: FakeBybitCategory, symbol: string, depth = Infinity): { u: number; bids: FakeBybitLevel[]; asks: FakeBybitLevel[] } {
+  book(
+    category: FakeBybitCategory,
+    symbol: string,
+    depth = Infinity,
+  ): { u: number; bids: FakeBybitLevel[]; asks: FakeBybitLevel[] } {
     const book = this.#book(category, symbol);
-    return { u: book.u, bids: sorted(book.bids, true).slice(0, depth), asks: sorted(book.asks, false).slice(0, depth) };
+    return {
+      u: book.u,
+      bids: sorted(book.bids, true).slice(0, depth),
+      asks: sorted(book.asks, false).slice(0, depth),
+    };
   }
 
   /**
@@ -293,12 +306,25 @@ export class FakeBybitServer {
   }
 
   /** Sets the ticker fields and sends them (`type` `snapshot` replaces, `delta` merges; spot is snapshot only). */
-  pushTicker(category: FakeBybitCategory, symbol: string, fields: Record<string, unknown>, type: "snapshot" | "delta" = "snapshot", ts = Date.now()): void {
+  pushTicker(
+    category: FakeBybitCategory,
+    symbol: string,
+    fields: Record<string, unknown>,
+    type: "snapshot" | "delta" = "snapshot",
+    ts = Date.now(),
+  ): void {
     const key = `${category}|${symbol}`;
-    const merged = type === "snapshot" ? { symbol, ...fields } : { ...(this.#tickers.get(key) ?? {}), ...fields };
+    const merged =
+      type === "snapshot" ? { symbol, ...fields } : { ...(this.#tickers.get(key) ?? {}), ...fields };
     this.#tickers.set(key, merged);
     const topic = `tickers.${symbol}`;
-    this.#broadcast(category, topic, { topic, type, data: { symbol, ...fields }, cs: 1000 + ts % 1000, ts });
+    this.#broadcast(category, topic, {
+      topic,
+      type,
+      data: { symbol, ...fields },
+      cs: 1000 + (ts % 1000),
+      ts,
+    });
   }
 
   /** Sends a `kline` frame and keeps it (sent on subscribe). */
@@ -446,11 +472,16 @@ export class FakeBybitServer {
       return;
     }
     this.received.push({ category: client.category, frame: message });
-    const { op, args, req_id: rawReqId } = (message ?? {}) as { op?: unknown; args?: unknown; req_id?: unknown };
+    const {
+      op,
+      args,
+      req_id: rawReqId,
+    } = (message ?? {}) as { op?: unknown; args?: unknown; req_id?: unknown };
     const reqId = typeof rawReqId === "string" ? rawReqId : "";
     if (op === "ping") {
       // Spot's pong has no req_id; linear's has one (empty unless sent).
-      if (client.category === "spot") this.#send(client, { success: true, ret_msg: "pong", conn_id: "fake", op: "ping" });
+      if (client.category === "spot")
+        this.#send(client, { success: true, ret_msg: "pong", conn_id: "fake", op: "ping" });
       else this.#answer(client, "ping", reqId, true, "pong");
       return;
     }
@@ -472,7 +503,8 @@ export class FakeBybitServer {
       (topic): topic is string => typeof topic === "string" && this.#validTopic(client.category, topic),
     );
     for (const topic of good) client.topics.add(topic);
-    if (bad !== undefined) this.#answer(client, op, reqId, false, `error:handler not found,topic:${String(bad)}`);
+    if (bad !== undefined)
+      this.#answer(client, op, reqId, false, `error:handler not found,topic:${String(bad)}`);
     else this.#answer(client, op, reqId, true, client.category === "spot" ? "subscribe" : "");
     for (const topic of good) this.#afterSubscribe(client, topic);
   }
@@ -480,7 +512,9 @@ export class FakeBybitServer {
   #validTopic(category: FakeBybitCategory, topic: string): boolean {
     const parts = topic.split(".");
     const symbol = parts[parts.length - 1] ?? "";
-    if (!this.#instruments[category].some((i) => i.symbol === symbol && (i.status ?? "Trading") === "Trading"))
+    if (
+      !this.#instruments[category].some((i) => i.symbol === symbol && (i.status ?? "Trading") === "Trading")
+    )
       return false;
     switch (parts[0]) {
       case "publicTrade":
@@ -510,12 +544,14 @@ export class FakeBybitServer {
       }
       case "tickers": {
         const fields = this.#tickers.get(`${category}|${symbol}`);
-        if (fields !== undefined) this.#send(client, { topic, type: "snapshot", data: fields, cs: 1, ts: Date.now() });
+        if (fields !== undefined)
+          this.#send(client, { topic, type: "snapshot", data: fields, cs: 1, ts: Date.now() });
         return;
       }
       case "kline": {
         const kline = this.#klines.get(`${category}|${topic}`);
-        if (kline !== undefined) this.#send(client, { topic, data: [kline], ts: kline.timestamp, type: "snapshot" });
+        if (kline !== undefined)
+          this.#send(client, { topic, data: [kline], ts: kline.timestamp, type: "snapshot" });
         return;
       }
       case "publicTrade": {
@@ -542,7 +578,12 @@ export class FakeBybitServer {
     const url = new URL(req.url ?? "/", "http://fake");
     const query = Object.fromEntries(url.searchParams.entries());
     const record = (status: number, retCode?: number): void => {
-      this.restRequests.push({ path: url.pathname, query, status, ...(retCode === undefined ? {} : { retCode }) });
+      this.restRequests.push({
+        path: url.pathname,
+        query,
+        status,
+        ...(retCode === undefined ? {} : { retCode }),
+      });
     };
     if (req.method !== "GET" || url.pathname !== "/v5/market/instruments-info") {
       record(404);
@@ -571,7 +612,13 @@ export class FakeBybitServer {
         record(200, 10006);
         res.writeHead(200, { "Content-Type": "application/json", ...limitHeaders(0, now + 20) });
         res.end(
-          JSON.stringify({ retCode: 10006, retMsg: "Too many visits!", result: {}, retExtInfo: {}, time: now }),
+          JSON.stringify({
+            retCode: 10006,
+            retMsg: "Too many visits!",
+            result: {},
+            retExtInfo: {},
+            time: now,
+          }),
         );
       }
       return;
@@ -580,11 +627,20 @@ export class FakeBybitServer {
     if (category !== "spot" && category !== "linear") {
       record(200, 10001);
       res.writeHead(200, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ retCode: 10001, retMsg: "params error: category", result: {}, retExtInfo: {}, time: now }));
+      res.end(
+        JSON.stringify({
+          retCode: 10001,
+          retMsg: "params error: category",
+          result: {},
+          retExtInfo: {},
+          time: now,
+        }),
+      );
       return;
     }
     const list = this.#instruments[category];
-    const offset = query.cursor === undefined || query.cursor === "" ? 0 : Number(query.cursor.replace("offset%3D", ""));
+    const offset =
+      query.cursor === undefined || query.cursor === "" ? 0 : Number(query.cursor.replace("offset%3D", ""));
     const limit = Math.min(Number(query.limit ?? this.#pageSize) || this.#pageSize, this.#pageSize);
     const page = list.slice(offset, offset + limit);
     const next = offset + limit < list.length ? `offset%3D${offset + limit}` : "";
@@ -606,13 +662,23 @@ export class FakeBybitServer {
   }
 
   #instrumentJson(category: FakeBybitCategory, i: FakeBybitInstrument): Record<string, unknown> {
-    const common = { symbol: i.symbol, baseCoin: i.baseCoin, quoteCoin: i.quoteCoin, status: i.status ?? "Trading" };
+    const common = {
+      symbol: i.symbol,
+      baseCoin: i.baseCoin,
+      quoteCoin: i.quoteCoin,
+      status: i.status ?? "Trading",
+    };
     if (category === "spot") {
       return {
         ...common,
         innovation: "0",
         marginTrading: "utaOnly",
-        lotSizeFilter: { basePrecision: "0.000001", quotePrecision: "0.00000001", minOrderQty: "0.000048", maxOrderQty: "71.73956243" },
+        lotSizeFilter: {
+          basePrecision: "0.000001",
+          quotePrecision: "0.00000001",
+          minOrderQty: "0.000048",
+          maxOrderQty: "71.73956243",
+        },
         priceFilter: { tickSize: "0.01" },
       };
     }

@@ -141,7 +141,9 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
   const captureOf = (connector: string): RawCaptureWriter | undefined => {
     if (config.CAPTURE_DIR === undefined) return undefined;
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-    const capture = new RawCaptureWriter(join(config.CAPTURE_DIR, `${connector}-${stamp}-${process.pid}.jsonl`));
+    const capture = new RawCaptureWriter(
+      join(config.CAPTURE_DIR, `${connector}-${stamp}-${process.pid}.jsonl`),
+    );
     captures.push(capture);
     logger.info({ file: capture.path }, `writing the raw capture of ${connector}`);
     return capture;

@@ -227,12 +227,9 @@ export class BybitConnector extends Connector {
     const all: BybitInstrument[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < MAX_INSTRUMENT_PAGES; page += 1) {
-      const answer = await this.rest.get(
-        "/v5/market/instruments-info",
-        { category: this.category, limit: 1000, cursor },
-        1,
-        this.#abort.signal,
-      );
+      const query = new URLSearchParams({ category: this.category, limit: "1000" });
+      if (cursor !== undefined) query.set("cursor", cursor);
+      const answer = await this.rest.get(`/v5/market/instruments-info?${query}`, 1, this.#abort.signal);
       const { instruments, nextPageCursor, skipped } = instrumentsFromAnswer(answer, this.category);
       if (skipped > 0) {
         this.metrics.parseError(this.name, "instruments-info");
@@ -327,7 +324,11 @@ export class BybitConnector extends Connector {
     for (const connection of this.#connections) connection.ws.start();
   }
 
-  #topics(instruments: readonly BybitInstrument[], channels: ReadonlySet<BybitChannel>, bookLevel: number): Topic[] {
+  #topics(
+    instruments: readonly BybitInstrument[],
+    channels: ReadonlySet<BybitChannel>,
+    bookLevel: number,
+  ): Topic[] {
     const out: Topic[] = [];
     for (const instrument of instruments) {
       const names = new Set<string>();
@@ -359,7 +360,9 @@ export class BybitConnector extends Connector {
       scheduler: this.scheduler,
       ...(this.#options.random === undefined ? {} : { random: this.#options.random }),
       ...(this.#options.backoff === undefined ? {} : { backoff: this.#options.backoff }),
-      ...(this.#options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: this.#options.connectTimeoutMs }),
+      ...(this.#options.connectTimeoutMs === undefined
+        ? {}
+        : { connectTimeoutMs: this.#options.connectTimeoutMs }),
       keepalive: { intervalMs: this.#options.pingIntervalMs ?? 20_000, message: '{"op":"ping"}' },
       staleAfterMs: this.#options.connectionStaleAfterMs ?? 60_000,
       listener: {
@@ -379,7 +382,14 @@ export class BybitConnector extends Connector {
         onClose: (info) => this.#onClose(connection, info),
       },
     });
-    const connection: Connection = { index, ws, topics, pending: new Map(), subscribed: false, ackTimer: undefined };
+    const connection: Connection = {
+      index,
+      ws,
+      topics,
+      pending: new Map(),
+      subscribed: false,
+      ackTimer: undefined,
+    };
     // 10 args per subscribe request; each request is re-sent on every new socket.
     for (let i = 0; i < topics.length; i += ARGS_PER_REQUEST) {
       const args = topics.slice(i, i + ARGS_PER_REQUEST).map((t) => t.name);
@@ -468,8 +478,12 @@ export class BybitConnector extends Connector {
     // Not connected: the reconnect subscribes again, and the snapshot comes with it.
     if (connection === undefined || !connection.ws.isOpen) return;
     this.#requests += 1;
-    connection.ws.send(JSON.stringify({ req_id: `resync-u${this.#requests}`, op: "unsubscribe", args: [topic] }));
-    connection.ws.send(JSON.stringify({ req_id: `resync-s${this.#requests}`, op: "subscribe", args: [topic] }));
+    connection.ws.send(
+      JSON.stringify({ req_id: `resync-u${this.#requests}`, op: "unsubscribe", args: [topic] }),
+    );
+    connection.ws.send(
+      JSON.stringify({ req_id: `resync-s${this.#requests}`, op: "subscribe", args: [topic] }),
+    );
   }
 
   #onClose(connection: Connection, info: WsCloseInfo): void {
@@ -488,7 +502,9 @@ export class BybitConnector extends Connector {
     const which = `connection ${connection.index}`;
     if (info.cause === "stale") {
       this.setState("stale", { message: `no data on ${which}` });
-      this.emitError("STALE", `${this.name}: no data on ${which}; reconnecting`, { connection: connection.index });
+      this.emitError("STALE", `${this.name}: no data on ${which}; reconnecting`, {
+        connection: connection.index,
+      });
     }
     if (wasSubscribed) {
       this.emitError("DISCONNECTED", `${this.name} ${which} lost (${info.cause}, code ${info.code})`, {
@@ -530,7 +546,10 @@ export function spreadTopics<T extends { name: string; instrument: { rawSymbol: 
   let chars = 0;
   for (const list of bySymbol.values()) {
     const size = list.reduce((sum, t) => sum + t.name.length + 3, 0);
-    if (current.length > 0 && (current.length + list.length > perConnection || chars + size > ARGS_CHARS_PER_CONNECTION)) {
+    if (
+      current.length > 0 &&
+      (current.length + list.length > perConnection || chars + size > ARGS_CHARS_PER_CONNECTION)
+    ) {
       groups.push(current);
       current = [];
       chars = 0;

@@ -138,10 +138,14 @@ export class BybitFeed implements FrameHandler {
   handleBinary(bytes: number, receivedAt: number): void {
     this.#count("binary", receivedAt);
     this.#metrics.parseError(this.#source, "binary");
-    this.#hooks.error("UNEXPECTED_FRAME", `${this.#source} sent a binary frame (${bytes} bytes); Bybit sends text only`, {
-      channel: "binary",
-      bytes,
-    });
+    this.#hooks.error(
+      "UNEXPECTED_FRAME",
+      `${this.#source} sent a binary frame (${bytes} bytes); Bybit sends text only`,
+      {
+        channel: "binary",
+        bytes,
+      },
+    );
   }
 
   handleFrame(text: string, receivedAt: number): void {
@@ -190,7 +194,8 @@ export class BybitFeed implements FrameHandler {
         return;
       case "invalid": {
         // Unknown channel names stay out of metric labels (garbage must not grow the label set).
-        const channel = result.channel !== undefined && KNOWN_CHANNELS.has(result.channel) ? result.channel : "unknown";
+        const channel =
+          result.channel !== undefined && KNOWN_CHANNELS.has(result.channel) ? result.channel : "unknown";
         this.#count(channel, receivedAt);
         this.#parseError(channel, result.reason, text);
         return;

@@ -33,11 +33,15 @@ function record(value: unknown): Record<string, unknown> | undefined {
  * for a non-zero `retCode`, `PARSE_ERROR` for a body without the documented shape); an entry that lacks
  * a symbol or its coins is skipped (counted in `skipped`).
  */
-export function instrumentsFromAnswer(answer: unknown, category: BybitCategory): InstrumentsPage & {
+export function instrumentsFromAnswer(
+  answer: unknown,
+  category: BybitCategory,
+): InstrumentsPage & {
   skipped: number;
 } {
   const body = record(answer);
-  if (body === undefined) throw new ConnectorError("PARSE_ERROR", "instruments-info: the answer is not an object");
+  if (body === undefined)
+    throw new ConnectorError("PARSE_ERROR", "instruments-info: the answer is not an object");
   if (body.retCode !== 0) {
     throw new ConnectorError(
       "EXCHANGE_ERROR",

@@ -33,7 +33,12 @@ export interface ParserInstrument extends BybitInstrument {
 
 export type BybitFrameResult =
   | { kind: "trades"; topic: string; events: TradeEvent[]; problems: string[]; duplicates: number }
-  | { kind: "ticker"; topic: string; ticker: TickerEvent | undefined; derivative: DerivativeTickerEvent | undefined }
+  | {
+      kind: "ticker";
+      topic: string;
+      ticker: TickerEvent | undefined;
+      derivative: DerivativeTickerEvent | undefined;
+    }
   | { kind: "l1"; topic: string }
   | { kind: "kline"; topic: string; events: OhlcvEvent[]; problems: string[] }
   | { kind: "liquidations"; topic: string; events: LiquidationEvent[]; problems: string[] }
@@ -80,7 +85,13 @@ export const BYBIT_INTERVALS: Readonly<Record<string, string>> = Object.fromEntr
 );
 
 /** The channel of a topic: what metrics and errors are labelled with (a closed set). */
-export const BYBIT_TOPIC_CHANNELS = ["publicTrade", "tickers", "orderbook", "kline", "allLiquidation"] as const;
+export const BYBIT_TOPIC_CHANNELS = [
+  "publicTrade",
+  "tickers",
+  "orderbook",
+  "kline",
+  "allLiquidation",
+] as const;
 type TopicChannel = (typeof BYBIT_TOPIC_CHANNELS)[number];
 
 const FORBIDDEN_KEYS = ["__proto__", "constructor", "prototype"] as const;
@@ -129,7 +140,8 @@ function toLevels(side: unknown, name: string, allowZero: boolean): Level[] | st
     const size = level[1] as unknown;
     if (typeof price !== "string" || !DECIMAL.test(price) || !(decimalToNumber(price) > 0))
       return `${name}[${i}] bad price ${JSON.stringify(price)}`;
-    if (typeof size !== "string" || !DECIMAL.test(size)) return `${name}[${i}] bad size ${JSON.stringify(size)}`;
+    if (typeof size !== "string" || !DECIMAL.test(size))
+      return `${name}[${i}] bad size ${JSON.stringify(size)}`;
     if (!allowZero && !(decimalToNumber(size) > 0)) return `${name}[${i}] zero size in a snapshot`;
     out[i] = [price, size];
   }
@@ -147,7 +159,14 @@ interface TickerState {
   askSize: number;
 }
 
-const DERIVATIVE_FIELDS = ["fundingRate", "nextFundingTime", "markPrice", "indexPrice", "openInterest", "openInterestValue"];
+const DERIVATIVE_FIELDS = [
+  "fundingRate",
+  "nextFundingTime",
+  "markPrice",
+  "indexPrice",
+  "openInterest",
+  "openInterestValue",
+];
 
 export class BybitParser {
   readonly source: string;
@@ -212,7 +231,8 @@ export class BybitParser {
       req_id?: unknown;
     };
     const key = forbiddenKey(frame);
-    if (key !== undefined) return { kind: "invalid", channel: undefined, reason: `forbidden key ${JSON.stringify(key)}` };
+    if (key !== undefined)
+      return { kind: "invalid", channel: undefined, reason: `forbidden key ${JSON.stringify(key)}` };
     if (typeof f.topic !== "string") return this.#control(f);
     const topic = f.topic;
     const dot = topic.indexOf(".");
@@ -229,7 +249,11 @@ export class BybitParser {
       case "allLiquidation":
         return this.#liquidations(topic, f.data, receivedAt);
       default:
-        return { kind: "invalid", channel: undefined, reason: `unknown topic ${JSON.stringify(preview(topic))}` };
+        return {
+          kind: "invalid",
+          channel: undefined,
+          reason: `unknown topic ${JSON.stringify(preview(topic))}`,
+        };
     }
   }
 
@@ -253,7 +277,8 @@ export class BybitParser {
   }
 
   #trades(topic: string, data: unknown, receivedAt: number): BybitFrameResult {
-    if (!Array.isArray(data)) return { kind: "invalid", channel: "publicTrade", reason: "data is not an array" };
+    if (!Array.isArray(data))
+      return { kind: "invalid", channel: "publicTrade", reason: "data is not an array" };
     const events: TradeEvent[] = [];
     let problems = NO_PROBLEMS;
     let duplicates = 0;
@@ -283,11 +308,21 @@ export class BybitParser {
       const time = t.T;
       const id = t.i;
       const side = t.S === "Buy" ? "buy" : t.S === "Sell" ? "sell" : undefined;
-      if (!(price > 0) || !(volume > 0) || !isTime(time) || typeof id !== "string" || id === "" || side === undefined) {
+      if (
+        !(price > 0) ||
+        !(volume > 0) ||
+        !isTime(time) ||
+        typeof id !== "string" ||
+        id === "" ||
+        side === undefined
+      ) {
         problem(`bad ${describeBadTrade(t)}`);
         continue;
       }
-      if (this.#dedup !== undefined && !(instrument.dedup ??= this.#dedup.stream(instrument.rawSymbol)).firstSeen(id, time)) {
+      if (
+        this.#dedup !== undefined &&
+        !(instrument.dedup ??= this.#dedup.stream(instrument.rawSymbol)).firstSeen(id, time)
+      ) {
         duplicates += 1;
         continue;
       }
@@ -315,7 +350,8 @@ export class BybitParser {
     if (typeof d !== "object" || d === null || Array.isArray(d))
       return { kind: "invalid", channel: "tickers", reason: "data is not an object" };
     const key = forbiddenKey(d);
-    if (key !== undefined) return { kind: "invalid", channel: "tickers", reason: `forbidden key ${JSON.stringify(key)}` };
+    if (key !== undefined)
+      return { kind: "invalid", channel: "tickers", reason: `forbidden key ${JSON.stringify(key)}` };
     const instrument = typeof d.symbol === "string" ? this.#instruments.get(d.symbol) : undefined;
     if (instrument === undefined)
       return { kind: "invalid", channel: "tickers", reason: `unknown symbol ${JSON.stringify(d.symbol)}` };
@@ -334,13 +370,20 @@ export class BybitParser {
       state.hasSnapshot = true;
     } else {
       if (!state.hasSnapshot)
-        return { kind: "invalid", channel: "tickers", reason: "delta before any snapshot (nothing to merge it onto)" };
+        return {
+          kind: "invalid",
+          channel: "tickers",
+          reason: "delta before any snapshot (nothing to merge it onto)",
+        };
       // Absent = unchanged (the doc's rule): merge what the delta carries.
       Object.assign(state.fields, d);
     }
     const ticker = this.#tickerEvent(instrument, state, ts, receivedAt);
     let derivative: DerivativeTickerEvent | undefined;
-    if (this.category === "linear" && (type === "snapshot" || DERIVATIVE_FIELDS.some((f) => d[f] !== undefined)))
+    if (
+      this.category === "linear" &&
+      (type === "snapshot" || DERIVATIVE_FIELDS.some((f) => d[f] !== undefined))
+    )
       derivative = this.#derivativeEvent(instrument, state, ts, receivedAt);
     return { kind: "ticker", topic, ticker, derivative };
   }
@@ -354,7 +397,12 @@ export class BybitParser {
     return state;
   }
 
-  #tickerEvent(instrument: ParserInstrument, state: TickerState, ts: number, receivedAt: number): TickerEvent | undefined {
+  #tickerEvent(
+    instrument: ParserInstrument,
+    state: TickerState,
+    ts: number,
+    receivedAt: number,
+  ): TickerEvent | undefined {
     const f = state.fields;
     const price = num(f.lastPrice);
     const volume = num(f.volume24h);
@@ -387,14 +435,23 @@ export class BybitParser {
       ["open_interest", f.openInterest],
       ["funding_rate", f.fundingRate],
     ];
-    let h = mixNumber(mixNumber(mixNumber(mixNumber(mixNumber(HASH_SEED, price), volume), bid), ask), bidSize);
+    let h = mixNumber(
+      mixNumber(mixNumber(mixNumber(mixNumber(HASH_SEED, price), volume), bid), ask),
+      bidSize,
+    );
     h = mixNumber(h, askSize);
     for (const [name, value] of optional) {
       const n = num(value);
       h = mixNumber(h, n);
       if (n === n) (payload as Record<string, unknown>)[name] = n;
     }
-    return marketEvent(EventType.TICKER, deterministicEventId(ts, instrument.tickerHash, h), timestamp, this.source, payload);
+    return marketEvent(
+      EventType.TICKER,
+      deterministicEventId(ts, instrument.tickerHash, h),
+      timestamp,
+      this.source,
+      payload,
+    );
   }
 
   #derivativeEvent(
@@ -415,7 +472,10 @@ export class BybitParser {
     if (instrument.expiry !== undefined) payload.expiry = this.#iso.format(instrument.expiry);
     let h = HASH_SEED;
     let any = false;
-    const set = (name: "funding_rate" | "mark_price" | "index_price" | "open_interest" | "open_interest_value", value: unknown): void => {
+    const set = (
+      name: "funding_rate" | "mark_price" | "index_price" | "open_interest" | "open_interest_value",
+      value: unknown,
+    ): void => {
       const n = num(value);
       h = mixNumber(h, n);
       if (n === n) {
@@ -429,7 +489,10 @@ export class BybitParser {
     set("open_interest", f.openInterest);
     set("open_interest_value", f.openInterestValue);
     // `nextFundingTime` is a ms string (`""` on dated futures).
-    const next = typeof f.nextFundingTime === "string" && /^[1-9][0-9]{0,15}$/.test(f.nextFundingTime) ? Number(f.nextFundingTime) : NaN;
+    const next =
+      typeof f.nextFundingTime === "string" && /^[1-9][0-9]{0,15}$/.test(f.nextFundingTime)
+        ? Number(f.nextFundingTime)
+        : NaN;
     h = mixNumber(h, next);
     if (isTime(next)) {
       payload.next_funding_time = this.#iso.format(next);
@@ -450,7 +513,8 @@ export class BybitParser {
     if (typeof d !== "object" || d === null || Array.isArray(d))
       return { kind: "invalid", channel: "orderbook", reason: "data is not an object" };
     const key = forbiddenKey(d);
-    if (key !== undefined) return { kind: "invalid", channel: "orderbook", reason: `forbidden key ${JSON.stringify(key)}` };
+    if (key !== undefined)
+      return { kind: "invalid", channel: "orderbook", reason: `forbidden key ${JSON.stringify(key)}` };
     const instrument = typeof d.s === "string" ? this.#instruments.get(d.s) : undefined;
     if (instrument === undefined)
       return { kind: "invalid", channel: "orderbook", reason: `unknown symbol ${JSON.stringify(d.s)}` };
@@ -495,7 +559,11 @@ export class BybitParser {
     const interval = INTERVAL_FROM_BYBIT[parts[1] ?? ""];
     const instrument = this.#instrumentOf(topic);
     if (interval === undefined || instrument === undefined || parts.length !== 3)
-      return { kind: "invalid", channel: "kline", reason: `unknown kline topic ${JSON.stringify(preview(topic))}` };
+      return {
+        kind: "invalid",
+        channel: "kline",
+        reason: `unknown kline topic ${JSON.stringify(preview(topic))}`,
+      };
     const events: OhlcvEvent[] = [];
     let problems = NO_PROBLEMS;
     for (let i = 0; i < data.length; i += 1) {
@@ -506,23 +574,31 @@ export class BybitParser {
           : forbiddenKey(k) !== undefined
             ? "forbidden key"
             : this.klineEvent(instrument, interval, k, receivedAt);
-      if (typeof event === "string") (problems === NO_PROBLEMS ? (problems = []) : problems).push(`data[${i}]: ${event}`);
+      if (typeof event === "string")
+        (problems === NO_PROBLEMS ? (problems = []) : problems).push(`data[${i}]: ${event}`);
       else events.push(event);
     }
     return { kind: "kline", topic, events, problems };
   }
 
   /** One kline (WS item) → an `ohlcv` event, or a string naming what is wrong. */
-  klineEvent(instrument: ParserInstrument, interval: string, k: Record<string, unknown>, receivedAt: number): OhlcvEvent | string {
+  klineEvent(
+    instrument: ParserInstrument,
+    interval: string,
+    k: Record<string, unknown>,
+    receivedAt: number,
+  ): OhlcvEvent | string {
     const open = num(k.open);
     const high = num(k.high);
     const low = num(k.low);
     const close = num(k.close);
     const volume = num(k.volume);
-    if (!(open > 0 && high > 0 && low > 0 && close > 0 && volume >= 0)) return "bad open/high/low/close/volume";
+    if (!(open > 0 && high > 0 && low > 0 && close > 0 && volume >= 0))
+      return "bad open/high/low/close/volume";
     if (!isTime(k.start) || !isTime(k.end)) return "bad start/end";
     if (typeof k.confirm !== "boolean") return "bad confirm";
-    if (k.interval !== undefined && INTERVAL_FROM_BYBIT[String(k.interval)] !== interval) return "interval does not match the topic";
+    if (k.interval !== undefined && INTERVAL_FROM_BYBIT[String(k.interval)] !== interval)
+      return "interval does not match the topic";
     const closed = k.confirm;
     const timestamp = this.#iso.format(k.start);
     const payload: OhlcvEvent["payload"] = {
@@ -540,15 +616,22 @@ export class BybitParser {
     };
     const turnover = num(k.turnover);
     if (turnover === turnover) payload.volume_quote = turnover;
-    const stream = fnv1a32(`${this.source}|${instrument.rawSymbol}|${interval}|${closed ? "closed" : "open"}`);
+    const stream = fnv1a32(
+      `${this.source}|${instrument.rawSymbol}|${interval}|${closed ? "closed" : "open"}`,
+    );
     const eventId = closed
       ? deterministicEventId(k.start, stream, 0)
-      : deterministicEventId(k.start, stream, [high, low, close, volume, turnover].reduce(mixNumber, mixNumber(HASH_SEED, open)));
+      : deterministicEventId(
+          k.start,
+          stream,
+          [high, low, close, volume, turnover].reduce(mixNumber, mixNumber(HASH_SEED, open)),
+        );
     return marketEvent(EventType.OHLCV, eventId, timestamp, this.source, payload);
   }
 
   #liquidations(topic: string, data: unknown, receivedAt: number): BybitFrameResult {
-    if (!Array.isArray(data)) return { kind: "invalid", channel: "allLiquidation", reason: "data is not an array" };
+    if (!Array.isArray(data))
+      return { kind: "invalid", channel: "allLiquidation", reason: "data is not an array" };
     const events: LiquidationEvent[] = [];
     let problems = NO_PROBLEMS;
     let correlationId: string | null = null;

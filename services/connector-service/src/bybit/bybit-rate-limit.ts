@@ -16,7 +16,10 @@ export function bybitRateLimit(
   const reset = Number(answer.headers.get("x-bapi-limit-reset-timestamp"));
   const untilReset = Number.isFinite(reset) && reset > now ? reset - now : undefined;
   if (answer.status === 403 && /access too frequent/i.test(answer.text)) {
-    return { retry: true, holdMs: parseRetryAfter(answer.headers.get("retry-after"), now) ?? BYBIT_IP_BAN_MS };
+    return {
+      retry: true,
+      holdMs: parseRetryAfter(answer.headers.get("retry-after"), now) ?? BYBIT_IP_BAN_MS,
+    };
   }
   if (answer.status === 200 && /"retCode"\s*:\s*10006\b/.test(answer.text.slice(0, 64))) {
     return { retry: true, holdMs: untilReset };

@@ -29,7 +29,10 @@ export function createBybitReplay(options: BybitReplayOptions): ReplayConnector 
     ...options,
     createHandler: (markets, io) => {
       if (!markets.every(isBybitInstrument) || markets.some((m) => m.category !== category))
-        throw new ConnectorError("PARSE_ERROR", `capture markets record is not a list of ${name} instruments`);
+        throw new ConnectorError(
+          "PARSE_ERROR",
+          `capture markets record is not a list of ${name} instruments`,
+        );
       const metrics = options.metrics ?? noopConnectorMetrics;
       return new BybitFeed({
         source: name,
