@@ -17,6 +17,7 @@ export {
 } from "./service.js";
 export {
   Connector,
+  type ConnectorOrderBookOptions,
   type ConnectorHealth,
   type ConnectorOptions,
   type EventSink,
@@ -57,6 +58,26 @@ export {
   type ReplayIo,
   type ReplayPace,
 } from "./framework/replay-connector.js";
+export {
+  BookSide,
+  LocalBook,
+  OrderBookSync,
+  RESYNC_REASONS,
+  bookStreamHash,
+  orderBookEvent,
+  type BookDelta,
+  type BookProblem,
+  type BookSnapshot,
+  type BookSyncState,
+  type BookView,
+  type Level,
+  type OrderBookSyncOptions,
+  type PublishedBook,
+  type ResyncReason,
+  type SequenceRules,
+  type SequenceVerdict,
+  type SnapshotLimiter,
+} from "./framework/order-book/index.js";
 export { ManualScheduler, systemScheduler, type Scheduler, type TimerHandle } from "./framework/scheduler.js";
 export { deterministicEventId, fnv1a32, hashedEventId } from "./framework/event-ids.js";
 export { IsoFormatter, decimalToNumber, integerToString } from "./framework/iso-time.js";

@@ -9,7 +9,9 @@
  * - `UNEXPECTED_FRAME`: a frame of a kind the exchange never sends (binary), dropped (counted);
  * - `INVALID_SYMBOL`: a configured symbol the exchange does not list (not subscribed);
  * - `REST_FAILED`: a REST request failed after its retries;
- * - `BACKFILL_FAILED`: missed candles could not be fetched.
+ * - `BACKFILL_FAILED`: missed candles could not be fetched;
+ * - `BOOK_RESYNC`: an order book was dropped and is rebuilt from a fresh snapshot (`details.reason`: gap,
+ *   checksum, crossed, stale, reconnect, snapshot_failed, invalid); nothing is published for it meanwhile.
  */
 export type ConnectorErrorCode =
   | "RATE_LIMIT"
@@ -21,7 +23,8 @@ export type ConnectorErrorCode =
   | "UNEXPECTED_FRAME"
   | "INVALID_SYMBOL"
   | "REST_FAILED"
-  | "BACKFILL_FAILED";
+  | "BACKFILL_FAILED"
+  | "BOOK_RESYNC";
 
 export class ConnectorError extends Error {
   override readonly name = "ConnectorError";

@@ -12,6 +12,10 @@ export interface ConnectorMetrics {
   backfilled(connector: string, count: number): void;
   /** Reports the age of the last message per channel at scrape time. */
   watchAge(connector: string, ages: () => Record<string, number | null>): void;
+  /** An order book dropped and rebuilt (`reason`: gap, checksum, crossed, stale, reconnect, …). */
+  bookResync(source: string, reason: string): void;
+  /** Reports the number of order books per sync state (`synced`, `waiting`, …) at scrape time. */
+  watchBooks(source: string, states: () => Record<string, number>): void;
 }
 
 /** Counts nothing (tests, replay tools). */
@@ -25,6 +29,8 @@ export const noopConnectorMetrics: ConnectorMetrics = {
   rateLimited: () => undefined,
   backfilled: () => undefined,
   watchAge: () => undefined,
+  bookResync: () => undefined,
+  watchBooks: () => undefined,
 };
 
 /** prom-client counters `market_scraper_connector_*` on the given registry. */
@@ -78,6 +84,25 @@ export function createPromConnectorMetrics(registry: Registry): ConnectorMetrics
     labelNames: ["connector"],
     registers,
   });
+  const bookResyncs = new Counter({
+    name: "market_scraper_connector_book_resyncs_total",
+    help: "Order books dropped and rebuilt from a fresh snapshot, per reason (gap, checksum, crossed, stale, reconnect, snapshot_failed, invalid)",
+    labelNames: ["source", "reason"],
+    registers,
+  });
+  const bookWatchers = new Map<string, () => Record<string, number>>();
+  new Gauge({
+    name: "market_scraper_connector_books",
+    help: "Order books per sync state (synced; waiting, backoff, fetching = being rebuilt, nothing published)",
+    labelNames: ["source", "state"],
+    registers,
+    collect() {
+      this.reset();
+      for (const [source, states] of bookWatchers) {
+        for (const [state, count] of Object.entries(states())) this.set({ source, state }, count);
+      }
+    },
+  });
   const watchers = new Map<string, () => Record<string, number | null>>();
   new Gauge({
     name: "market_scraper_connector_last_message_age_seconds",
@@ -121,5 +146,7 @@ export function createPromConnectorMetrics(registry: Registry): ConnectorMetrics
     rateLimited: (connector) => rateLimited.inc({ connector }),
     backfilled: (connector, count) => backfilled.inc({ connector }, count),
     watchAge: (connector, ages) => watchers.set(connector, ages),
+    bookResync: (source, reason) => bookResyncs.inc({ source, reason }),
+    watchBooks: (source, states) => bookWatchers.set(source, states),
   };
 }

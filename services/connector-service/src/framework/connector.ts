@@ -8,7 +8,16 @@ import {
 import { type Logger, redactSecrets } from "@market-scraper/runtime";
 import type { ConnectorErrorCode } from "./connector-error.js";
 import { type ConnectorMetrics, noopConnectorMetrics } from "./connector-metrics.js";
+import { IsoFormatter } from "./iso-time.js";
+import { bookStreamHash, orderBookEvent } from "./order-book/order-book-event.js";
+import { OrderBookSync, type OrderBookSyncOptions } from "./order-book/order-book-sync.js";
 import { type Scheduler, type TimerHandle, systemScheduler } from "./scheduler.js";
+
+/** What a connector gives `createOrderBook`; the rest (publishing, reporting, time) it wires itself. */
+export type ConnectorOrderBookOptions = Omit<
+  OrderBookSyncOptions,
+  "source" | "publish" | "onResync" | "onSynced" | "scheduler" | "metrics" | "logger"
+>;
 
 /** `error` events per error code and second; more are counted and summarized in the next one. */
 export const ERRORS_PER_SECOND = 20;
@@ -76,6 +85,9 @@ export abstract class Connector {
   #running = false;
   #heartbeatTimer: TimerHandle | undefined;
   readonly #errorBudget = new Map<string, { windowStart: number; sent: number; suppressed: number }>();
+  /** Per-symbol state of a channel (`order_book`), keyed `channel\0symbol`; see `setSymbolState`. */
+  readonly #symbolStates = new Map<string, ConnectorState>();
+  readonly #books = new Map<string, OrderBookSync>();
   protected lastMessageAt = 0;
   protected latencyMs: number | null = null;
   protected reconnects = 0;
@@ -121,6 +133,7 @@ export abstract class Connector {
     this.scheduler.clearTimeout(this.#heartbeatTimer);
     this.#heartbeatTimer = undefined;
     await this.onStop();
+    for (const book of this.#books.values()) book.close();
     this.setState("stopped", { message: "connector stopped" });
   }
 
@@ -138,10 +151,12 @@ export abstract class Connector {
     let status: HealthStatus;
     let detail: string | undefined;
     switch (this.#state) {
-      case "subscribed":
-        detail = this.degradedReason();
+      case "subscribed": {
+        const reasons = [this.degradedReason(), this.#booksDetail()].filter((r) => r !== undefined);
+        detail = reasons.length === 0 ? undefined : reasons.join("; ");
         status = detail === undefined ? "healthy" : "degraded";
         break;
+      }
       case "connected":
         status = "degraded";
         detail = "connected, waiting for subscription acks";
@@ -187,7 +202,92 @@ export abstract class Connector {
     if (previous !== status) this.#stateSince = this.scheduler.now();
     this.#stateMessage = extra.message;
     this.logger.info({ status, previous_status: previous, ...extra }, `connector ${this.name}: ${status}`);
-    const payload: Record<string, unknown> = { connector: this.name, status, previous_status: previous };
+    this.#emitStatus(status, previous, extra);
+    this.#onChange?.();
+  }
+
+  /**
+   * The state of one symbol's stream on a channel (an order book resyncing is `reconnecting`, in sync
+   * `subscribed`), published as a `connector_status` event with `channel` and `symbols: [symbol]` when it
+   * changes; the connector's own state is untouched. Symbols not `subscribed` make `health()` degraded.
+   */
+  protected setSymbolState(channel: string, symbol: string, status: ConnectorState, message?: string): void {
+    const key = `${channel}\u0000${symbol}`;
+    const previous = this.#symbolStates.get(key);
+    if (previous === status) return;
+    this.#symbolStates.set(key, status);
+    this.logger.info(
+      { channel, symbol, status, previous_status: previous, message },
+      `connector ${this.name}: ${channel} ${symbol}: ${status}`,
+    );
+    this.#emitStatus(status, previous, {
+      channel,
+      symbols: [symbol],
+      ...(message === undefined ? {} : { message }),
+    });
+    this.#onChange?.();
+  }
+
+  /**
+   * The order book of one symbol, wired to this connector: books go out as `order_book` events, a resync
+   * as an `error` `BOOK_RESYNC` (details: symbol, raw_symbol, reason, detail) and the symbol's
+   * `order_book` state (`reconnecting` until it is in sync again, then `subscribed`), the resync metric,
+   * and the books per state in `market_scraper_connector_books`. A second book for a symbol replaces the
+   * first; `stop()` closes them all.
+   */
+  protected createOrderBook(options: ConnectorOrderBookOptions): OrderBookSync {
+    if (this.#books.size === 0) {
+      this.metrics.watchBooks(this.name, () => {
+        const counts: Record<string, number> = {};
+        for (const book of this.#books.values())
+          if (book.state !== "closed") counts[book.state] = (counts[book.state] ?? 0) + 1;
+        return counts;
+      });
+    }
+    this.#books.get(options.symbol)?.close();
+    const { symbol, rawSymbol } = options;
+    const streamHash = bookStreamHash(this.name, rawSymbol);
+    const iso = new IsoFormatter();
+    const book = new OrderBookSync({
+      ...options,
+      source: this.name,
+      scheduler: this.scheduler,
+      metrics: this.metrics,
+      logger: this.logger,
+      publish: (published) => this.publish(orderBookEvent(published, streamHash, iso)),
+      onResync: (reason, detail) => {
+        this.emitError("BOOK_RESYNC", `order book ${symbol} resync (${reason}): ${detail}`, {
+          symbol,
+          raw_symbol: rawSymbol,
+          reason,
+          detail,
+        });
+        this.setSymbolState("order_book", symbol, "reconnecting", `resync (${reason}): ${detail}`);
+      },
+      onSynced: (sequence) =>
+        this.setSymbolState("order_book", symbol, "subscribed", `order book in sync at ${sequence}`),
+    });
+    this.#books.set(symbol, book);
+    return book;
+  }
+
+  /** The order books not in sync, for `health()`. */
+  #booksDetail(): string | undefined {
+    const behind: string[] = [];
+    for (const [symbol, book] of this.#books)
+      if (book.state !== "synced" && book.state !== "closed") behind.push(symbol);
+    if (behind.length === 0) return undefined;
+    const shown = behind.slice(0, 5).join(", ");
+    return `order books not in sync: ${shown}${behind.length > 5 ? ` (+${behind.length - 5} more)` : ""}`;
+  }
+
+  #emitStatus(
+    status: ConnectorState,
+    previous: ConnectorState | undefined,
+    extra: { message?: string; channel?: string; attempt?: number; symbols?: string[] },
+  ): void {
+    const payload: Record<string, unknown> = { connector: this.name, status };
+    if (previous !== undefined) payload.previous_status = previous;
     if (extra.message !== undefined) payload.message = extra.message;
     if (extra.channel !== undefined) payload.channel = extra.channel;
     if (extra.attempt !== undefined) payload.attempt = extra.attempt;
@@ -197,7 +297,6 @@ export abstract class Connector {
       payload.last_error_at = new Date(this.#lastError.at).toISOString();
     }
     this.#emitSystem(EventType.CONNECTOR_STATUS, payload);
-    this.#onChange?.();
   }
 
   /**
