@@ -4,6 +4,8 @@ export const EventType = {
   TICKER: "ticker",
   ORDER_BOOK: "order_book",
   OHLCV: "ohlcv",
+  LIQUIDATION: "liquidation",
+  DERIVATIVE_TICKER: "derivative_ticker",
   CONNECTOR_STATUS: "connector_status",
   HEARTBEAT: "heartbeat",
   ERROR: "error",
@@ -20,6 +22,8 @@ export const MARKET_DATA_TYPES = Object.freeze([
   EventType.TICKER,
   EventType.ORDER_BOOK,
   EventType.OHLCV,
+  EventType.LIQUIDATION,
+  EventType.DERIVATIVE_TICKER,
 ] as const);
 export type MarketDataType = (typeof MARKET_DATA_TYPES)[number];
 

@@ -13,10 +13,14 @@ export {
   ConnectorState,
   ConnectorStatusPayload,
   CustomPayload,
+  DERIVATIVE_TICKER_FIELDS,
+  DerivativeTickerPayload,
   ErrorPayload,
   HeartbeatPayload,
+  Instrument,
   Interval,
   IsoTimestamp,
+  LiquidationPayload,
   MarketSymbol,
   UtcIsoTimestamp,
   toUtcIso,
@@ -44,8 +48,10 @@ export {
   type ConnectorStatusEvent,
   type CreateEventInit,
   type CustomEvent,
+  type DerivativeTickerEvent,
   type ErrorEvent,
   type HeartbeatEvent,
+  type LiquidationEvent,
   type OhlcvEvent,
   type OrderBookEvent,
   type SafeParseResult,
@@ -80,6 +86,15 @@ export { decodeEvent, decodeJson, encodeEvent } from "./codec.js";
 export { uuidv7, uuidv7Time } from "./uuid.js";
 export { marketEvent } from "./market-event.js";
 export { generateJsonSchemas } from "./json-schema.js";
+export {
+  INSTRUMENT_KINDS,
+  SOURCES,
+  SOURCE_NAMES,
+  instrumentKindOf,
+  sourceInfo,
+  type InstrumentKind,
+  type SourceInfo,
+} from "./sources.js";
 export {
   CandlesQuery,
   DEFAULT_PAGE_LIMIT,

@@ -1,9 +1,24 @@
 import { z } from "zod";
 import { EVENT_TYPES, type EventType } from "./event-type.js";
+import { DERIVATIVE_TICKER_FIELDS, DerivativeTickerPayload } from "./payloads.js";
 import { EventSchemas, StandardEventSchema } from "./standard-event.js";
 import { STAGE_TYPES, STAGES } from "./subjects.js";
 
 const SCHEMA_BASE = "https://market-scraper.dev/schemas/";
+
+type JsonSchemaParams = NonNullable<Parameters<typeof z.toJSONSchema>[1]>;
+
+/**
+ * Refinements have no JSON Schema form, so the one rule of a payload that is a refinement is written out:
+ * a `derivative_ticker` payload requires at least one of its values (`anyOf` of `required`).
+ */
+const override: NonNullable<JsonSchemaParams["override"]> = (ctx) => {
+  if (ctx.zodSchema === DerivativeTickerPayload) {
+    ctx.jsonSchema.anyOf = DERIVATIVE_TICKER_FIELDS.map((field) => ({ required: [field] }));
+  }
+};
+
+const options: JsonSchemaParams = { io: "input", unrepresentable: "any", override };
 
 /**
  * JSON Schema (draft 2020-12) documents generated from the zod schemas, keyed by file name. These are
@@ -15,13 +30,13 @@ export function generateJsonSchemas(): Record<string, unknown> {
     files[`${type}.json`] = {
       $id: `${SCHEMA_BASE}${type}.json`,
       title: `StandardEvent<${type}>`,
-      ...z.toJSONSchema(EventSchemas[type], { io: "input", unrepresentable: "any" }),
+      ...z.toJSONSchema(EventSchemas[type], options),
     };
   }
   files["standard-event.json"] = {
     $id: `${SCHEMA_BASE}standard-event.json`,
     title: "StandardEvent",
-    ...z.toJSONSchema(StandardEventSchema, { io: "input", unrepresentable: "any" }),
+    ...z.toJSONSchema(StandardEventSchema, options),
   };
   files["asyncapi.json"] = asyncApiDocument();
   return files;

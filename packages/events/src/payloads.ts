@@ -93,8 +93,35 @@ export const OrderBookPayload = z
     bid_volume: quantity.describe("size at the best bid"),
     ask_volume: quantity.describe("size at the best ask"),
     timestamp: IsoTimestamp.optional(),
-    bids: z.array(PriceLevel).optional().describe("bid depth, best first"),
-    asks: z.array(PriceLevel).optional().describe("ask depth, best first"),
+    bids: z
+      .array(PriceLevel)
+      .optional()
+      .describe(
+        "bid depth, best (highest price) first: the top `depth` levels of the local book, no zero sizes; " +
+          "bids[0] is [bid, bid_volume]",
+      ),
+    asks: z
+      .array(PriceLevel)
+      .optional()
+      .describe(
+        "ask depth, best (lowest price) first: the top `depth` levels of the local book, no zero sizes; " +
+          "asks[0] is [ask, ask_volume]",
+      ),
+    depth: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe("levels per side the publisher keeps (<NAME>_BOOK_DEPTH); a side may hold fewer"),
+    sequence: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe(
+        "the exchange's sequence of the last update applied to this book (Binance u / lastUpdateId, " +
+          "Bybit u): books of one (source, symbol) with a higher sequence are newer",
+      ),
     spread: z.number().optional().describe("ask - bid (added by the top-of-book processor)"),
     mid: z.number().optional().describe("(bid + ask) / 2 (added by the top-of-book processor)"),
     imbalance: z.number().optional().describe("(bid_volume - ask_volume) / (bid_volume + ask_volume)"),
@@ -121,6 +148,79 @@ export const OhlcvPayload = z
     closed: z.boolean().optional().describe("false for a partial update of a bucket still open"),
   })
   .describe("OHLCV candle");
+
+/** Instrument of a market payload, when it says (ARCHITECTURE §3): `expiry` goes with `future`. */
+export const Instrument = z.enum(["spot", "perp", "future"]).describe("spot, perp (perpetual) or future");
+
+const derivativeCommon = {
+  instrument: Instrument.optional(),
+  expiry: IsoTimestamp.optional().describe("expiry of a dated future"),
+};
+
+export const LiquidationPayload = z
+  .looseObject({
+    ...marketCommon,
+    ...derivativeCommon,
+    side: z
+      .enum(["buy", "sell"])
+      .describe("side of the liquidated (forced) order: sell = a long position was liquidated"),
+    price: price.describe(
+      "price of the liquidation (the exchange's average fill or bankruptcy price: see the connector)",
+    ),
+    volume: quantity.describe("liquidated quantity in base units"),
+    timestamp: IsoTimestamp.describe("exchange time of the liquidation"),
+    liquidation_id: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("the exchange's id of the liquidation, when it sends one"),
+    raw_side: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("the side as the exchange sent it (Bybit's S names the position side, not the order's)"),
+  })
+  .describe("A forced liquidation of a derivatives position");
+
+/** The fields of which a `derivative_ticker` must carry at least one (ARCHITECTURE §3). */
+export const DERIVATIVE_TICKER_FIELDS = Object.freeze([
+  "funding_rate",
+  "next_funding_time",
+  "predicted_funding_rate",
+  "mark_price",
+  "index_price",
+  "open_interest",
+] as const);
+
+export const DerivativeTickerPayload = z
+  .looseObject({
+    ...marketCommon,
+    ...derivativeCommon,
+    timestamp: IsoTimestamp.describe("exchange time of the values"),
+    funding_rate: z
+      .number()
+      .optional()
+      .describe("funding rate of the current period, settled at next_funding_time (0.0001 = 0.01%)"),
+    next_funding_time: IsoTimestamp.optional().describe("when the next funding is settled"),
+    predicted_funding_rate: z
+      .number()
+      .optional()
+      .describe("the exchange's estimate of the following period's rate, when it publishes one"),
+    mark_price: price.optional(),
+    index_price: price.optional(),
+    open_interest: quantity.optional().describe("open interest in base units (one side)"),
+    open_interest_value: z
+      .number()
+      .optional()
+      .describe("open interest in quote currency, when the exchange sends it (Bybit openInterestValue)"),
+  })
+  .refine((p) => DERIVATIVE_TICKER_FIELDS.some((field) => p[field] !== undefined), {
+    message: `expected at least one of ${DERIVATIVE_TICKER_FIELDS.join(", ")}`,
+  })
+  .describe(
+    "Derivatives state of a perpetual or future: funding, mark and index prices, open interest " +
+      "(at least one of them)",
+  );
 
 export const ErrorPayload = z
   .looseObject({
@@ -182,6 +282,8 @@ export const PayloadSchemas = {
   [EventType.TICKER]: TickerPayload,
   [EventType.ORDER_BOOK]: OrderBookPayload,
   [EventType.OHLCV]: OhlcvPayload,
+  [EventType.LIQUIDATION]: LiquidationPayload,
+  [EventType.DERIVATIVE_TICKER]: DerivativeTickerPayload,
   [EventType.CONNECTOR_STATUS]: ConnectorStatusPayload,
   [EventType.HEARTBEAT]: HeartbeatPayload,
   [EventType.ERROR]: ErrorPayload,
@@ -193,6 +295,9 @@ export type TradePayload = z.infer<typeof TradePayload>;
 export type TickerPayload = z.infer<typeof TickerPayload>;
 export type OrderBookPayload = z.infer<typeof OrderBookPayload>;
 export type OhlcvPayload = z.infer<typeof OhlcvPayload>;
+export type LiquidationPayload = z.infer<typeof LiquidationPayload>;
+export type DerivativeTickerPayload = z.infer<typeof DerivativeTickerPayload>;
+export type Instrument = z.infer<typeof Instrument>;
 export type ErrorPayload = z.infer<typeof ErrorPayload>;
 export type ConnectorStatusPayload = z.infer<typeof ConnectorStatusPayload>;
 export type HeartbeatPayload = z.infer<typeof HeartbeatPayload>;

@@ -46,6 +46,8 @@ export const EventSchemas = {
   [EventType.TICKER]: variant(EventType.TICKER),
   [EventType.ORDER_BOOK]: variant(EventType.ORDER_BOOK),
   [EventType.OHLCV]: variant(EventType.OHLCV),
+  [EventType.LIQUIDATION]: variant(EventType.LIQUIDATION),
+  [EventType.DERIVATIVE_TICKER]: variant(EventType.DERIVATIVE_TICKER),
   [EventType.CONNECTOR_STATUS]: variant(EventType.CONNECTOR_STATUS),
   [EventType.HEARTBEAT]: variant(EventType.HEARTBEAT),
   [EventType.ERROR]: variant(EventType.ERROR),
@@ -84,6 +86,8 @@ export type TradeEvent = StandardEvent<"trade">;
 export type TickerEvent = StandardEvent<"ticker">;
 export type OrderBookEvent = StandardEvent<"order_book">;
 export type OhlcvEvent = StandardEvent<"ohlcv">;
+export type LiquidationEvent = StandardEvent<"liquidation">;
+export type DerivativeTickerEvent = StandardEvent<"derivative_ticker">;
 export type ErrorEvent = StandardEvent<"error">;
 export type ConnectorStatusEvent = StandardEvent<"connector_status">;
 export type HeartbeatEvent = StandardEvent<"heartbeat">;

@@ -114,7 +114,9 @@ export function subjectFor(event: StandardEvent, stage: Stage = stageOf(event)):
     case EventType.TRADE:
     case EventType.TICKER:
     case EventType.ORDER_BOOK:
-    case EventType.OHLCV: {
+    case EventType.OHLCV:
+    case EventType.LIQUIDATION:
+    case EventType.DERIVATIVE_TICKER: {
       if (stage !== Stage.MARKET && stage !== Stage.PROCESSED) {
         throw invalidSubject(`${event.event_type} events travel in market or processed, not ${stage}`);
       }

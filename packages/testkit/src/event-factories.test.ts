@@ -1,12 +1,14 @@
-import { EventType, StandardEvent, decodeEvent, encodeEvent } from "@market-scraper/events";
+import { EVENT_TYPES, EventType, StandardEvent, decodeEvent, encodeEvent } from "@market-scraper/events";
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_EVENT_TIME,
   intervalMs,
   makeConnectorStatus,
   makeCustom,
+  makeDerivativeTicker,
   makeError,
   makeHeartbeat,
+  makeLiquidation,
   makeOhlcv,
   makeOrderBook,
   makeTicker,
@@ -19,6 +21,8 @@ const factories = {
   [EventType.TICKER]: makeTicker,
   [EventType.ORDER_BOOK]: makeOrderBook,
   [EventType.OHLCV]: makeOhlcv,
+  [EventType.LIQUIDATION]: makeLiquidation,
+  [EventType.DERIVATIVE_TICKER]: makeDerivativeTicker,
   [EventType.ERROR]: makeError,
   [EventType.HEARTBEAT]: makeHeartbeat,
   [EventType.CONNECTOR_STATUS]: makeConnectorStatus,
@@ -26,6 +30,10 @@ const factories = {
 } as const;
 
 describe("event factories", () => {
+  it("one per event type", () => {
+    expect(Object.keys(factories).sort()).toEqual([...EVENT_TYPES].sort());
+  });
+
   it.each(Object.entries(factories))("%s: a valid event of its type that survives the wire", (type, make) => {
     const event = make();
     expect(event.event_type).toBe(type);
@@ -42,6 +50,16 @@ describe("event factories", () => {
     expect(makeTrade().payload).toMatchObject({ price: 50_000, volume: 0.1, timestamp: DEFAULT_EVENT_TIME });
     const book = makeOrderBook().payload;
     expect(book.bid).toBeLessThan(book.ask);
+    expect(makeLiquidation().payload).toMatchObject({
+      symbol: "BTC-USD",
+      side: "sell",
+      timestamp: DEFAULT_EVENT_TIME,
+    });
+    expect(makeDerivativeTicker({ timestamp: "2024-01-15T10:30:00.000Z" }).payload).toMatchObject({
+      symbol: "BTC-USD",
+      timestamp: "2024-01-15T10:30:00.000Z",
+      next_funding_time: "2024-01-15T16:00:00.000Z",
+    });
   });
 
   it("applies source, symbol, timestamp and payload overrides (payload last)", () => {

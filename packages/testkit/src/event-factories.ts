@@ -5,8 +5,10 @@ import {
   type ConnectorStatusEvent,
   type CreateEventInit,
   type CustomEvent,
+  type DerivativeTickerEvent,
   type ErrorEvent,
   type HeartbeatEvent,
+  type LiquidationEvent,
   type OhlcvEvent,
   type OrderBookEvent,
   type PayloadInput,
@@ -46,6 +48,8 @@ export type TradeOverrides = MarketEventOverrides<typeof EventType.TRADE>;
 export type TickerOverrides = MarketEventOverrides<typeof EventType.TICKER>;
 export type OrderBookOverrides = MarketEventOverrides<typeof EventType.ORDER_BOOK>;
 export type OhlcvOverrides = MarketEventOverrides<typeof EventType.OHLCV>;
+export type LiquidationOverrides = MarketEventOverrides<typeof EventType.LIQUIDATION>;
+export type DerivativeTickerOverrides = MarketEventOverrides<typeof EventType.DERIVATIVE_TICKER>;
 export type ErrorOverrides = SystemEventOverrides<typeof EventType.ERROR>;
 export type HeartbeatOverrides = SystemEventOverrides<typeof EventType.HEARTBEAT>;
 export type ConnectorStatusOverrides = SystemEventOverrides<typeof EventType.CONNECTOR_STATUS>;
@@ -120,6 +124,36 @@ export function makeOrderBook(overrides: OrderBookOverrides = {}): OrderBookEven
     bid_volume: 1.5,
     ask_volume: 2,
     timestamp: toIso(overrides.timestamp ?? DEFAULT_EVENT_TIME),
+    ...overrides.payload,
+  });
+}
+
+/** A liquidated long (the forced order sells), on a perpetual. */
+export function makeLiquidation(overrides: LiquidationOverrides = {}): LiquidationEvent {
+  return build(EventType.LIQUIDATION, overrides, {
+    symbol: overrides.symbol ?? DEFAULT_SYMBOL,
+    side: "sell",
+    price: DEFAULT_PRICE - 250,
+    volume: 0.75,
+    timestamp: toIso(overrides.timestamp ?? DEFAULT_EVENT_TIME),
+    instrument: "perp",
+    ...overrides.payload,
+  });
+}
+
+/** Funding, next funding time (the next 8-hour boundary), mark, index and open interest of a perpetual. */
+export function makeDerivativeTicker(overrides: DerivativeTickerOverrides = {}): DerivativeTickerEvent {
+  const timeMs = Date.parse(toIso(overrides.timestamp ?? DEFAULT_EVENT_TIME));
+  const eightHours = 8 * 3_600_000;
+  return build(EventType.DERIVATIVE_TICKER, overrides, {
+    symbol: overrides.symbol ?? DEFAULT_SYMBOL,
+    timestamp: toIso(overrides.timestamp ?? DEFAULT_EVENT_TIME),
+    funding_rate: 0.0001,
+    next_funding_time: new Date((Math.floor(timeMs / eightHours) + 1) * eightHours).toISOString(),
+    mark_price: DEFAULT_PRICE + 1.5,
+    index_price: DEFAULT_PRICE + 2,
+    open_interest: 12_345.5,
+    instrument: "perp",
     ...overrides.payload,
   });
 }
