@@ -42,7 +42,7 @@ describe("connector config", () => {
     const error = (() => {
       try {
         parseEnv(connectorEnv, {
-          CONNECTORS: "binance",
+          CONNECTORS: "nosuchexchange",
           CONNECTOR_SHARD: "3/3",
           HYPERLIQUID_CHANNELS: "trades",
           HYPERLIQUID_OHLCV_INTERVALS: "2m",
@@ -65,6 +65,45 @@ describe("connector config", () => {
       "HYPERLIQUID_STALE_AFTER",
       "REPLAY_SPEED",
     ]);
+  });
+
+  it("reads the Binance connectors' variables, several connectors at once, and names bad ones", () => {
+    const config = parseEnv(connectorEnv, {
+      CONNECTORS: "hyperliquid,binance,binance-usdm",
+      BINANCE_SYMBOLS: "BTCUSDT,eth-usdt",
+      BINANCE_USDM_CHANNELS: "trade,liquidation,derivative_ticker",
+      BINANCE_USDM_BOOK_INTERVAL: "0",
+    });
+    expect(config.CONNECTORS).toEqual(["hyperliquid", "binance", "binance-usdm"]);
+    expect(config.BINANCE_SYMBOLS).toEqual(["BTCUSDT", "eth-usdt"]);
+    expect(config.BINANCE_CHANNELS).toEqual(["trade", "order_book", "ticker", "ohlcv"]);
+    expect(config.BINANCE_USDM_CHANNELS).toEqual(["trade", "liquidation", "derivative_ticker"]);
+    expect(config.BINANCE_USDM_BOOK_INTERVAL).toBe(0);
+    expect(config.BINANCE_BOOK_DEPTH).toBe(20);
+    expect(config.BINANCE_WS_URL).toBe("wss://stream.binance.com:9443");
+    expect(config.BINANCE_USDM_REST_URL).toBe("https://fapi.binance.com");
+    const error = (() => {
+      try {
+        parseEnv(connectorEnv, {
+          BINANCE_SYMBOLS: "BTC/USDT",
+          BINANCE_CHANNELS: "liquidation",
+          BINANCE_OHLCV_INTERVALS: "2m",
+          BINANCE_USDM_OHLCV_INTERVALS: "1s",
+          BINANCE_USDM_WS_URL: "https://fstream.binance.com",
+        });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect((error as ConfigError).issues.map((i) => i.variable)).toEqual([
+      "BINANCE_SYMBOLS",
+      "BINANCE_CHANNELS",
+      "BINANCE_OHLCV_INTERVALS",
+      "BINANCE_USDM_OHLCV_INTERVALS",
+      "BINANCE_USDM_WS_URL",
+    ]);
+    expect((error as ConfigError).issues[0]!.message).toContain("not a Binance symbol: BTC/USDT");
   });
 
   it("requires REPLAY_FILE with the replay connector", () => {

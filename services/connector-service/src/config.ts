@@ -23,8 +23,21 @@ import {
   HYPERLIQUID_INTERVALS,
   type HyperliquidChannel,
 } from "./hyperliquid/hyperliquid-connector.js";
+import {
+  BINANCE_DEFAULTS,
+  BINANCE_INTERVALS,
+  BINANCE_SPOT_CHANNELS,
+  BINANCE_USDM_CHANNELS,
+} from "./binance/binance-connector.js";
 
-export const CONNECTOR_NAMES = ["hyperliquid", "bybit-spot", "bybit-linear", "replay"] as const;
+export const CONNECTOR_NAMES = [
+  "hyperliquid",
+  "binance",
+  "binance-usdm",
+  "bybit-spot",
+  "bybit-linear",
+  "replay",
+] as const;
 export type ConnectorName = (typeof CONNECTOR_NAMES)[number];
 
 function listOf<T extends string>(allowed: readonly T[], defaults: readonly T[]) {
@@ -128,6 +141,43 @@ const replaySpeed = z
 
 /** Levels per side of published books: Bybit streams at most 1000. */
 const bookDepth = positiveInt(20).refine((depth) => depth <= 1000, "expected at most 1000 levels");
+/** Binance symbols as configured: `BTCUSDT`, `btcusdt` or `BTC-USDT` (checked against exchangeInfo at start). */
+function binanceSymbols(defaults: readonly string[]) {
+  return commaList(defaults).superRefine((items, ctx) => {
+    const bad = items.filter((item) => !/^[A-Za-z0-9]{1,32}(-[A-Za-z0-9]{1,32})?$/.test(item));
+    if (bad.length > 0)
+      ctx.addIssue({
+        code: "custom",
+        message: `not a Binance symbol: ${bad.join(", ")}; expected names like BTCUSDT or BTC-USDT`,
+      });
+    if (items.length === 0) ctx.addIssue({ code: "custom", message: "expected at least one symbol" });
+  });
+}
+
+/** The variables of `binance` (`BINANCE_…`) and `binance-usdm` (`BINANCE_USDM_…`). */
+function binanceEnv<P extends "BINANCE" | "BINANCE_USDM">(prefix: P) {
+  const kind = prefix === "BINANCE" ? "spot" : "usdm";
+  const defaults = BINANCE_DEFAULTS[kind];
+  const channels = kind === "spot" ? BINANCE_SPOT_CHANNELS : BINANCE_USDM_CHANNELS;
+  const intervals = kind === "spot" ? BINANCE_INTERVALS : BINANCE_INTERVALS.filter((i) => i !== "1s");
+  const fields = {
+    SYMBOLS: binanceSymbols(["BTCUSDT", "ETHUSDT"]),
+    CHANNELS: listOf(channels, [...channels]),
+    OHLCV_INTERVALS: listOf(intervals, ["1m"]),
+    WS_URL: url(["ws:", "wss:"], defaults.wsUrl),
+    REST_URL: url(["http:", "https:"], defaults.restUrl),
+    BOOK_DEPTH: positiveInt(20),
+    BOOK_INTERVAL: durationMs("100ms"),
+    BOOK_STALE_AFTER: durationMs("60s"),
+    SNAPSHOT_LIMIT: positiveInt(1000),
+    STREAMS_PER_CONNECTION: positiveInt(200),
+    MAX_CONNECTION_AGE: durationMs("23.5h"),
+    REST_WEIGHT_PER_MINUTE: positiveInt(defaults.restWeightPerMinute),
+  };
+  return Object.fromEntries(Object.entries(fields).map(([k, v]) => [`${prefix}_${k}`, v])) as {
+    [K in keyof typeof fields as `${P}_${K & string}`]: (typeof fields)[K];
+  };
+}
 
 /** The connector service's environment (ARCHITECTURE §6); see README for every variable. */
 export const connectorEnv = baseServiceEnv(9101)
@@ -166,6 +216,9 @@ export const connectorEnv = baseServiceEnv(9101)
     BYBIT_LINEAR_BOOK_DEPTH: bookDepth,
     BYBIT_LINEAR_BOOK_INTERVAL: durationMs("100ms"),
     BYBIT_LINEAR_TOPICS_PER_CONNECTION: positiveInt(200),
+    ...binanceEnv("BINANCE"),
+    ...binanceEnv("BINANCE_USDM"),
+    BINANCE_USDM_OPEN_INTEREST_INTERVAL: durationMs("30s"),
     REPLAY_FILE: z.string().trim().min(1).optional(),
     REPLAY_SPEED: replaySpeed,
     REPLAY_SOURCE: z.string().trim().min(1).default("hyperliquid"),

@@ -12,10 +12,12 @@ import {
 import type { Connector, ConnectorHealth, EventSink } from "./framework/connector.js";
 import { RawCaptureWriter } from "./framework/raw-capture.js";
 import type { Scheduler } from "./framework/scheduler.js";
-import { BybitConnector } from "./bybit/bybit-connector.js";
-import { createBybitReplay } from "./bybit/bybit-replay.js";
 import { HyperliquidConnector } from "./hyperliquid/hyperliquid-connector.js";
 import { createHyperliquidReplay } from "./hyperliquid/hyperliquid-replay.js";
+import { BinanceConnector } from "./binance/binance-connector.js";
+import { createBinanceReplay, isBinanceSource } from "./binance/binance-replay.js";
+import { BybitConnector } from "./bybit/bybit-connector.js";
+import { createBybitReplay } from "./bybit/bybit-replay.js";
 
 export interface ConnectorServiceDeps {
   config: ConnectorConfig;
@@ -138,22 +140,51 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
     ...(deps.scheduler === undefined ? {} : { scheduler: deps.scheduler }),
     ...(deps.instance === undefined ? {} : { instance: deps.instance }),
   };
-  const captureOf = (connector: string): RawCaptureWriter | undefined => {
+  const captureFor = (name: string): RawCaptureWriter | undefined => {
     if (config.CAPTURE_DIR === undefined) return undefined;
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-    const capture = new RawCaptureWriter(
-      join(config.CAPTURE_DIR, `${connector}-${stamp}-${process.pid}.jsonl`),
-    );
+    const capture = new RawCaptureWriter(join(config.CAPTURE_DIR, `${name}-${stamp}-${process.pid}.jsonl`));
     captures.push(capture);
-    logger.info({ file: capture.path }, `writing the raw capture of ${connector}`);
+    logger.info({ file: capture.path }, `writing the raw capture of ${name}`);
     return capture;
   };
   for (const name of config.CONNECTORS) {
     switch (name) {
+      case "binance":
+      case "binance-usdm": {
+        const p = name === "binance" ? "BINANCE" : "BINANCE_USDM";
+        const symbols = shardSymbols(config[`${p}_SYMBOLS`], config.CONNECTOR_SHARD);
+        logger.info({ symbols, shard: config.CONNECTOR_SHARD }, `${name} symbols of this replica`);
+        const capture = captureFor(name);
+        connectors.push(
+          new BinanceConnector({
+            ...common,
+            kind: name === "binance" ? "spot" : "usdm",
+            name,
+            wsUrl: config[`${p}_WS_URL`],
+            restUrl: config[`${p}_REST_URL`],
+            symbols,
+            channels: config[`${p}_CHANNELS`],
+            intervals: config[`${p}_OHLCV_INTERVALS`],
+            bookDepth: config[`${p}_BOOK_DEPTH`],
+            bookIntervalMs: config[`${p}_BOOK_INTERVAL`],
+            bookStaleAfterMs: config[`${p}_BOOK_STALE_AFTER`],
+            snapshotLimit: config[`${p}_SNAPSHOT_LIMIT`],
+            streamsPerConnection: config[`${p}_STREAMS_PER_CONNECTION`],
+            maxConnectionAgeMs: config[`${p}_MAX_CONNECTION_AGE`],
+            restWeightPerMinute: config[`${p}_REST_WEIGHT_PER_MINUTE`],
+            dedupCapacity: config.DEDUP_CAPACITY,
+            openInterestIntervalMs: config.BINANCE_USDM_OPEN_INTEREST_INTERVAL,
+            ...(capture === undefined ? {} : { capture }),
+            ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+          }),
+        );
+        break;
+      }
       case "bybit-spot":
       case "bybit-linear": {
         const spot = name === "bybit-spot";
-        const capture = captureOf(name);
+        const capture = captureFor(name);
         const symbols = shardSymbols(
           spot ? config.BYBIT_SPOT_SYMBOLS : config.BYBIT_LINEAR_SYMBOLS,
           config.CONNECTOR_SHARD,
@@ -181,7 +212,15 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
         break;
       }
       case "hyperliquid": {
-        const capture = captureOf("hyperliquid");
+        let capture: RawCaptureWriter | undefined;
+        if (config.CAPTURE_DIR !== undefined) {
+          const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+          capture = new RawCaptureWriter(
+            join(config.CAPTURE_DIR, `hyperliquid-${stamp}-${process.pid}.jsonl`),
+          );
+          captures.push(capture);
+          logger.info({ file: capture.path }, "writing the raw capture of hyperliquid");
+        }
         const symbols = shardSymbols(config.HYPERLIQUID_SYMBOLS, config.CONNECTOR_SHARD);
         logger.info({ symbols, shard: config.CONNECTOR_SHARD }, "hyperliquid symbols of this replica");
         connectors.push(
@@ -209,14 +248,26 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
         );
         break;
       }
-      case "replay": {
-        const source = config.REPLAY_SOURCE;
-        if (source === "bybit-spot" || source === "bybit-linear") {
-          const spot = source === "bybit-spot";
+      case "replay":
+        if (isBinanceSource(config.REPLAY_SOURCE)) {
+          connectors.push(
+            createBinanceReplay({
+              ...common,
+              name: config.REPLAY_SOURCE,
+              file: config.REPLAY_FILE ?? "",
+              pace: config.REPLAY_SPEED,
+              dedupCapacity: config.DEDUP_CAPACITY,
+              ...(deps.onReplayFinished === undefined ? {} : { onFinished: deps.onReplayFinished }),
+            }),
+          );
+          break;
+        }
+        if (config.REPLAY_SOURCE === "bybit-spot" || config.REPLAY_SOURCE === "bybit-linear") {
+          const spot = config.REPLAY_SOURCE === "bybit-spot";
           connectors.push(
             createBybitReplay({
               ...common,
-              name: source,
+              name: config.REPLAY_SOURCE,
               category: spot ? "spot" : "linear",
               file: config.REPLAY_FILE ?? "",
               pace: config.REPLAY_SPEED,
@@ -239,7 +290,6 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
           }),
         );
         break;
-      }
     }
   }
 
