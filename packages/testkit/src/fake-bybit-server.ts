@@ -498,13 +498,21 @@ export class FakeBybitServer {
       this.#answer(client, op, reqId, true, client.category === "spot" ? "unsubscribe" : "");
       return;
     }
-    const bad = args.find((topic) => typeof topic !== "string" || !this.#validTopic(client.category, topic));
+    const bad: unknown = (args as unknown[]).find(
+      (topic) => typeof topic !== "string" || !this.#validTopic(client.category, topic),
+    );
     const good = args.filter(
       (topic): topic is string => typeof topic === "string" && this.#validTopic(client.category, topic),
     );
     for (const topic of good) client.topics.add(topic);
     if (bad !== undefined)
-      this.#answer(client, op, reqId, false, `error:handler not found,topic:${String(bad)}`);
+      this.#answer(
+        client,
+        op,
+        reqId,
+        false,
+        `error:handler not found,topic:${typeof bad === "string" ? bad : JSON.stringify(bad)}`,
+      );
     else this.#answer(client, op, reqId, true, client.category === "spot" ? "subscribe" : "");
     for (const topic of good) this.#afterSubscribe(client, topic);
   }

@@ -229,7 +229,11 @@ export class BybitConnector extends Connector {
     for (let page = 0; page < MAX_INSTRUMENT_PAGES; page += 1) {
       const query = new URLSearchParams({ category: this.category, limit: "1000" });
       if (cursor !== undefined) query.set("cursor", cursor);
-      const answer = await this.rest.get(`/v5/market/instruments-info?${query}`, 1, this.#abort.signal);
+      const answer = await this.rest.get(
+        `/v5/market/instruments-info?${query.toString()}`,
+        1,
+        this.#abort.signal,
+      );
       const { instruments, nextPageCursor, skipped } = instrumentsFromAnswer(answer, this.category);
       if (skipped > 0) {
         this.metrics.parseError(this.name, "instruments-info");

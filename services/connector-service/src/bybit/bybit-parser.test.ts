@@ -124,7 +124,7 @@ describe("BybitParser", () => {
       ask_volume: 0.25,
       timestamp: "2023-01-16T07:22:26.003Z",
       received_at: new Date(RECEIVED).toISOString(),
-      volume_quote_24h: 141946527.22907118,
+      volume_quote_24h: Number("141946527.22907118"),
       prev_day_price: 20704.93,
       high_24h: 21426.99,
       low_24h: 20575,

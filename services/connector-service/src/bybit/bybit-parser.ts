@@ -243,7 +243,7 @@ export class BybitParser {
       case "tickers":
         return this.#ticker(topic, f.type, f.ts, f.data, receivedAt);
       case "orderbook":
-        return this.#book(topic, f.type, f.ts, f.data, receivedAt);
+        return this.#book(topic, f.type, f.ts, f.data);
       case "kline":
         return this.#klines(topic, f.data, receivedAt);
       case "allLiquidation":
@@ -508,7 +508,7 @@ export class BybitParser {
     );
   }
 
-  #book(topic: string, type: unknown, ts: unknown, data: unknown, receivedAt: number): BybitFrameResult {
+  #book(topic: string, type: unknown, ts: unknown, data: unknown): BybitFrameResult {
     const d = data as { s?: unknown; b?: unknown; a?: unknown; u?: unknown; seq?: unknown } | null;
     if (typeof d !== "object" || d === null || Array.isArray(d))
       return { kind: "invalid", channel: "orderbook", reason: "data is not an object" };
@@ -597,7 +597,10 @@ export class BybitParser {
       return "bad open/high/low/close/volume";
     if (!isTime(k.start) || !isTime(k.end)) return "bad start/end";
     if (typeof k.confirm !== "boolean") return "bad confirm";
-    if (k.interval !== undefined && INTERVAL_FROM_BYBIT[String(k.interval)] !== interval)
+    if (
+      k.interval !== undefined &&
+      (typeof k.interval !== "string" || INTERVAL_FROM_BYBIT[k.interval] !== interval)
+    )
       return "interval does not match the topic";
     const closed = k.confirm;
     const timestamp = this.#iso.format(k.start);
