@@ -35,6 +35,15 @@ export default tseslint.config(
         { allowNumber: true, allowBoolean: true },
       ],
       "no-console": "error",
+      // zod's internals change in minor releases without notice; its public API has what we need
+      // (`z.compile` for a fast parse path, `.shape`, `z.toJSONSchema`).
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "MemberExpression[property.name=/^_(zod|def)$/]",
+          message: "zod internals: use zod's public API (z.compile for a fast path)",
+        },
+      ],
     },
   },
   {

@@ -11,7 +11,7 @@ const WITH_OFFSET = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?([+-]\d\d:\d\d)$/;
  * sub-second digits kept as written. A `Z` timestamp is returned as it is.
  */
 export function toUtcIso(value: string): string {
-  if (value.endsWith("Z")) return value;
+  if (value.charCodeAt(value.length - 1) === 0x5a /* Z */) return value;
   const m = WITH_OFFSET.exec(value);
   if (m === null) return value;
   // zod runs this on values its format check refused as well: never throw.
