@@ -55,6 +55,17 @@ export interface DurableConsumerOptions {
    * stream too (e.g. `ensureStreams` for the streams this process owns).
    */
   ensureStream?: () => Promise<void>;
+  /**
+   * Ordered reading from a position the caller keeps (the processor's checkpointed partitions). The
+   * consumer is then this process's own (give it a unique `name`; `inactiveThresholdMs`, default 5 min,
+   * lets the server remove it after a crash) and is created afresh at `startSequence()` at start, after a
+   * reconnect or a failed pull, on a gap in its delivery sequence, and on `restart()`: messages arrive in
+   * stream order, and what was queued from the consumer it replaces is dropped (the new one delivers it
+   * again). One pull loop, so two requests never interleave. `onOpen` is called after each creation.
+   */
+  from?: { startSequence: () => number; inactiveThresholdMs?: number; onOpen?: () => void };
+  /** Told of every failed pull (before the backoff and the consumer's repair): e.g. for readiness. */
+  onPullFailed?: (err: unknown) => void;
   /** Where `deadLetter` records and sends. Without it `deadLetter` throws. */
   deadLetters?: { hub: DeadLetterHub; send: DeadLetterSend };
   logger?: BusLogger;
@@ -121,6 +132,10 @@ export class DurableConsumer {
   /** Pull loops waiting for room: woken when a held message is settled or they must look again. */
   readonly #roomWaiters = new Set<() => void>();
   #stopping = false;
+  /** Ordered mode: bumped at every creation; fetches of an older one deliver nothing more. */
+  #generation = 0;
+  #lastDelivery = 0;
+  #needsReset = false;
 
   constructor(options: DurableConsumerOptions) {
     if (!DURABLE_NAME.test(options.name)) {
@@ -173,6 +188,8 @@ export class DurableConsumer {
     this.#link = new NatsLink(nc, {
       onDisconnect: () => {
         // The pulls in flight can deliver nothing more: end them now, pull again at the reconnect.
+        // Ordered, what was on its way is lost: a new consumer resumes at `startSequence()`.
+        if (this.#o.from !== undefined) this.#needsReset = true;
         for (const fetch of this.#fetches) fetch.stop();
       },
       onReconnect: () => this.#wakePulls(),
@@ -180,7 +197,20 @@ export class DurableConsumer {
     const every = Math.max(50, Math.floor(this.#ackWaitMs / 3));
     this.#keepAlive = setInterval(() => this.#keepHeldAlive(), every);
     this.#keepAlive.unref();
-    this.#loops = [this.#pullLoop(), this.#pullLoop()];
+    this.#loops = this.#o.from === undefined ? [this.#pullLoop(), this.#pullLoop()] : [this.#pullLoop()];
+  }
+
+  /**
+   * Ordered mode: drops what is queued and reads again from `startSequence()` with a new consumer (after
+   * the caller rewound, or when it sees no progress).
+   */
+  restart(): void {
+    if (this.#o.from === undefined)
+      throw new BusError("INVALID_FILTER", "restart() is for ordered consumers");
+    this.#needsReset = true;
+    this.#dropQueued();
+    for (const fetch of this.#fetches) fetch.stop();
+    this.#wakePulls();
   }
 
   /** The next message received, or undefined when none is waiting. It stays held until settled. */
@@ -252,23 +282,39 @@ export class DurableConsumer {
 
   /**
    * Stops asking for messages and resolves once the pulls in flight have ended (within
-   * `pullExpiresMs`). What they still deliver is queued as usual: the caller handles or `close`s it.
+   * `pullExpiresMs`; at once for an ordered consumer). What they still deliver is queued as usual: the caller handles or `close`s it.
    */
   async stopPulling(): Promise<void> {
     this.#stopping = true;
+    // An ordered consumer is ours alone: what its requests would still bring matters to nobody.
+    if (this.#o.from !== undefined) for (const fetch of this.#fetches) fetch.stop();
     this.#wakePulls();
     await Promise.all(this.#loops);
   }
 
-  /** Stops pulling, hands every message still held back to the server (nak), and stops the keep-alive. */
+  /**
+   * Stops pulling, hands every message still held back to the server (nak), and stops the keep-alive.
+   * An ordered consumer, which is this process's own, is deleted.
+   */
   async close(): Promise<void> {
     await this.stopPulling();
+    if (this.#o.from !== undefined && this.#jsm !== null) {
+      this.#dropQueued();
+      this.#held.clear();
+      await this.#jsm.consumers.delete(this.stream, this.name).catch(() => undefined);
+    }
     for (const msg of this.#queue.drain()) this.#held.delete(msg) && msg.nak();
     for (const msg of this.#held) msg.nak();
     this.#held.clear();
     if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
     this.#link?.stop();
     this.#queue.wake();
+  }
+
+  /** Ordered mode: forgets the queued messages of a consumer that is being replaced. */
+  #dropQueued(): void {
+    for (const msg of this.#queue.drain()) this.#held.delete(msg);
+    this.#wakePulls();
   }
 
   #settle(msg: JsMsg): void {
@@ -312,7 +358,31 @@ export class DurableConsumer {
     return {};
   }
 
+  /** Ordered mode: a new consumer at `startSequence()`, replacing the one before. */
+  async #recreateConsumer(from: NonNullable<DurableConsumerOptions["from"]>): Promise<void> {
+    const jsm = this.#manager();
+    await jsm.consumers.delete(this.stream, this.name).catch(() => undefined);
+    this.#generation++;
+    this.#lastDelivery = 0;
+    this.#dropQueued();
+    await jsm.consumers.add(this.stream, {
+      durable_name: this.name,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: Math.max(1, from.startSequence()),
+      ack_wait: nanos(this.#ackWaitMs),
+      max_ack_pending: this.#maxAckPending,
+      max_deliver: -1,
+      inactive_threshold: nanos(from.inactiveThresholdMs ?? 5 * 60_000),
+      ...this.#filterConfig(),
+    });
+    this.#consumer = null;
+    this.#needsReset = false;
+    from.onOpen?.();
+  }
+
   async #ensureConsumer(): Promise<void> {
+    if (this.#o.from !== undefined) return this.#recreateConsumer(this.#o.from);
     const jsm = this.#manager();
     const filter = this.#filterConfig();
     const wanted: Partial<ConsumerUpdateConfig> = {
@@ -388,6 +458,19 @@ export class DurableConsumer {
         await this.#link.whenUp();
         continue;
       }
+      if (this.#needsReset) {
+        try {
+          await this.#ensureConsumer();
+        } catch (err) {
+          const delay = backoffDelay(++failures, backoff, this.#o.random);
+          this.#log.warn(
+            { err: errorMessage(err), stream: this.stream, durable: this.name, retry_in_ms: delay },
+            "could not open the consumer; retrying",
+          );
+          await this.#waitForRoom(delay);
+        }
+        continue;
+      }
       const room = this.#maxHeld - this.#held.size - this.#requested;
       // Half a batch at least, so many small requests do not replace a few full ones.
       if (room < Math.ceil(this.#batch / 2)) {
@@ -399,13 +482,14 @@ export class DurableConsumer {
       let received = 0;
       try {
         this.#consumer ??= await this.#js!.consumers.get(this.stream, this.name);
+        const generation = this.#generation;
         const messages = await this.#consumer.fetch({ max_messages: want, expires });
         this.#fetches.add(messages);
         try {
           for await (const msg of messages) {
             received++;
             this.#requested--;
-            this.#receive(msg);
+            if (generation === this.#generation) this.#receive(msg);
           }
         } finally {
           this.#fetches.delete(messages);
@@ -414,6 +498,7 @@ export class DurableConsumer {
       } catch (err) {
         this.#consumer = null;
         if (this.#stopping) break;
+        this.#o.onPullFailed?.(err);
         failures++;
         const delay = backoffDelay(failures, backoff, this.#o.random);
         this.#log.warn(
@@ -422,6 +507,10 @@ export class DurableConsumer {
         );
         await this.#waitForRoom(delay);
         // A restarted (or new) server may have lost the consumer: put it back.
+        if (this.#o.from !== undefined) {
+          this.#needsReset = true;
+          continue;
+        }
         await (this.#o.ensureStream?.() ?? Promise.resolve())
           .then(() => this.#ensureConsumer())
           .catch((e: unknown) =>
@@ -437,6 +526,15 @@ export class DurableConsumer {
   }
 
   #receive(msg: JsMsg): void {
+    if (this.#o.from !== undefined) {
+      // Ordered: a gap (a message lost on its way, or a redelivery) means reading again from here.
+      if (msg.info.deliverySequence !== this.#lastDelivery + 1 || this.#needsReset) {
+        this.#needsReset = true;
+        for (const fetch of this.#fetches) fetch.stop();
+        return;
+      }
+      this.#lastDelivery = msg.info.deliverySequence;
+    }
     // A 2.9 consumer on several subjects reads the whole stream: the others are not ours.
     if (this.#filterMode === "client" && !this.subjects.some((p) => subjectMatchesPattern(msg.subject, p))) {
       msg.ack();
