@@ -66,8 +66,11 @@ export interface DurableConsumerOptions {
   from?: { startSequence: () => number; inactiveThresholdMs?: number; onOpen?: () => void };
   /** Told of every failed pull (before the backoff and the consumer's repair): e.g. for readiness. */
   onPullFailed?: (err: unknown) => void;
-  /** Where `deadLetter` records and sends. Without it `deadLetter` throws. */
-  deadLetters?: { hub: DeadLetterHub; send: DeadLetterSend };
+  /**
+   * Where `deadLetter` records (`hub`) and sends (`send`; default a JetStream publish on `nc` with the
+   * message id). Without it `deadLetter` throws.
+   */
+  deadLetters?: { hub: DeadLetterHub; send?: DeadLetterSend };
   logger?: BusLogger;
   /** Injected for exact tests of the backoff. */
   random?: () => number;
@@ -262,7 +265,8 @@ export class DurableConsumer {
       attempts: msg.info.deliveryCount,
     };
     try {
-      await publishDeadLetter(sink.hub, sink.send, full, `dl-${msg.info.stream}-${msg.seq}-${this.name}`);
+      const send = sink.send ?? this.#publish;
+      await publishDeadLetter(sink.hub, send, full, `dl-${msg.info.stream}-${msg.seq}-${this.name}`);
     } catch (err) {
       this.#log.error(
         { err: errorMessage(err), subject: msg.subject, durable: this.name },
@@ -274,6 +278,10 @@ export class DurableConsumer {
     this.term(msg);
     return true;
   }
+
+  readonly #publish: DeadLetterSend = async (subject, data, msgId) => {
+    await this.#js!.publish(subject, data, msgId === undefined ? {} : { msgID: msgId });
+  };
 
   /** The consumer's state on the server (e.g. `num_pending`, its lag). */
   info(): Promise<ConsumerInfo> {

@@ -8,13 +8,7 @@ import {
   createBusMetrics,
   ensureStreams,
 } from "@market-scraper/bus";
-import {
-  type JetStreamClient,
-  type JetStreamManager,
-  type JsMsg,
-  jetstream,
-  jetstreamManager,
-} from "@nats-io/jetstream";
+import { type JetStreamManager, type JsMsg, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { HealthState, Logger } from "@market-scraper/runtime";
 import type { StorageMetrics } from "../metrics.js";
@@ -107,7 +101,6 @@ export class IngestWorker {
   #consumers: DurableConsumer[] = [];
   #stopping = false;
   #pullsDone = false;
-  #js: JetStreamClient | undefined;
   #jsm: JetStreamManager | undefined;
   #batchLoop: Promise<void> | undefined;
   readonly #inFlight = new Set<Promise<void>>();
@@ -139,13 +132,9 @@ export class IngestWorker {
 
   async start(): Promise<void> {
     const { nc } = this.#deps;
-    this.#js = jetstream(nc);
     this.#jsm = await jetstreamManager(nc);
     await this.#ensureStreams();
     const hub = new DeadLetterHub(this.#log, createBusMetrics(), this.#o.source);
-    const send = async (subject: string, data: Uint8Array, msgId: string | undefined) => {
-      await this.#js!.publish(subject, data, msgId === undefined ? {} : { msgID: msgId });
-    };
     for (const spec of this.#specs) {
       const consumer = new DurableConsumer({
         nc,
@@ -160,7 +149,7 @@ export class IngestWorker {
         pullExpiresMs: this.#o.pullExpiresMs,
         backoff: { initialMs: 250, maxMs: this.#o.maxBackoffMs },
         ensureStream: () => this.#ensureStreams(),
-        deadLetters: { hub, send },
+        deadLetters: { hub },
         logger: this.#log,
       });
       this.#consumers.push(consumer);
