@@ -437,7 +437,7 @@ const busJetStream: CaseSpec = {
   label: "NatsEventBus durable",
   work: 'create + await publish (publishMode "jetstream") → durable subscription',
   baseline: "nats-js-raw",
-  goal: { minRatio: 0.7 },
+  goal: { minRatio: 0.8 },
   chunk: 256,
   maxOutstanding: 8192,
   prepare: purgeMarket,
