@@ -311,7 +311,7 @@ export class DurableConsumer {
       this.#held.clear();
       await this.#jsm.consumers.delete(this.stream, this.name).catch(() => undefined);
     }
-    for (const msg of this.#queue.drain()) this.#held.delete(msg) && msg.nak();
+    this.#queue.drain(); // every queued message is also held: nak'ed below
     for (const msg of this.#held) msg.nak();
     this.#held.clear();
     if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
