@@ -1,5 +1,12 @@
-import { type ErrorEvent, EventType, StandardEvent, deadLetterSubject } from "@market-scraper/events";
-import type { BusMetrics, DeadLetter } from "./event-bus.js";
+import {
+  type ErrorEvent,
+  EventType,
+  StandardEvent,
+  deadLetterSubject,
+  encodeEvent,
+  subjectFor,
+} from "@market-scraper/events";
+import type { BusMetrics, DeadLetter, DeadLetterReason } from "./event-bus.js";
 import type { BusLogger } from "./logger.js";
 
 /** Fans dead letters out to listeners; a throwing listener is logged, never propagated. */
@@ -50,6 +57,46 @@ export class DeadLetterHub {
   }
 }
 
+/** Publishes one message to JetStream (stable `msgId`: a repeated dead letter is dropped by the server). */
+export type DeadLetterSend = (subject: string, data: Uint8Array, msgId: string | undefined) => Promise<void>;
+
+/**
+ * Records a dead letter (`hub.record`: counted, logged, listeners told), then publishes its original bytes
+ * on `deadletter.<subject>` and the `error` event that goes with it; resolves once both are stored and
+ * rejects when either could not be (the caller keeps the message: nak, count a drop).
+ */
+export async function publishDeadLetter(
+  hub: DeadLetterHub,
+  send: DeadLetterSend,
+  letter: DeadLetter,
+  msgId: string | undefined,
+): Promise<void> {
+  const { subject, report } = hub.record(letter);
+  const sends = [send(subject, letter.data, msgId)];
+  if (report !== null) {
+    const reportId = msgId === undefined ? report.event_id : `${msgId}-error`;
+    sends.push(send(subjectFor(report), encodeEvent(report), reportId));
+  }
+  await Promise.all(sends);
+}
+
+const ERROR_CODES: Readonly<Record<DeadLetterReason, string>> = {
+  MALFORMED: "MALFORMED_MESSAGE",
+  HANDLER_FAILED: "HANDLER_FAILED",
+  REJECTED: "REJECTED",
+};
+
+function describe(letter: DeadLetter): string {
+  switch (letter.reason) {
+    case "MALFORMED":
+      return `malformed message on ${letter.subject}: ${letter.error}`;
+    case "HANDLER_FAILED":
+      return `handler failed ${letter.attempts} times on ${letter.subject}: ${letter.error}`;
+    case "REJECTED":
+      return `rejected on ${letter.subject}: ${letter.error}`;
+  }
+}
+
 /** The `error` event that accompanies every dead letter, published on `system.error.<source>`. */
 export function deadLetterErrorEvent(
   source: string,
@@ -60,11 +107,8 @@ export function deadLetterErrorEvent(
     event_type: EventType.ERROR,
     source,
     payload: {
-      error_code: letter.reason === "MALFORMED" ? "MALFORMED_MESSAGE" : "HANDLER_FAILED",
-      message:
-        letter.reason === "MALFORMED"
-          ? `malformed message on ${letter.subject}: ${letter.error}`
-          : `handler failed ${letter.attempts} times on ${letter.subject}: ${letter.error}`,
+      error_code: ERROR_CODES[letter.reason],
+      message: describe(letter),
       details: {
         subject: letter.subject,
         deadletter_subject: deadLetterSubject,

@@ -23,14 +23,17 @@ export interface Subscription {
 export interface DeadLetter {
   readonly subject: string;
   readonly data: Uint8Array;
-  /** `MALFORMED` (not a valid event) or `HANDLER_FAILED` (the handler threw on every delivery). */
+  /**
+   * `MALFORMED` (not a valid event), `HANDLER_FAILED` (the handler threw on every delivery) or `REJECTED`
+   * (refused for good at once, e.g. a row the database will never take).
+   */
   readonly reason: DeadLetterReason;
   readonly error: string;
   readonly attempts: number;
   readonly event_id?: string;
 }
 
-export type DeadLetterReason = "MALFORMED" | "HANDLER_FAILED";
+export type DeadLetterReason = "MALFORMED" | "HANDLER_FAILED" | "REJECTED";
 
 /** Counters every bus keeps; exported as Prometheus metrics by the runtime. */
 export interface BusMetrics {

@@ -15,6 +15,22 @@ export type { RetryOptions } from "./retry-policy.js";
 export { MemoryEventBus, type MemoryEventBusOptions } from "./memory-event-bus.js";
 export { NatsEventBus, type NatsEventBusOptions } from "./nats-event-bus.js";
 export {
+  DurableConsumer,
+  type DurableConsumerOptions,
+  type FilterMode,
+  parseServerVersion,
+  supportsMultiFilter,
+} from "./durable-consumer.js";
+export {
+  DeadLetterHub,
+  type DeadLetterSend,
+  deadLetterErrorEvent,
+  publishDeadLetter,
+} from "./dead-letters.js";
+export { createBusMetrics } from "./bus-metrics.js";
+export { NatsLink, type NatsLinkHandlers } from "./nats-link.js";
+export {
+  STAGE_STREAMS,
   STREAMS,
   ensureStreams,
   streamConfig,

@@ -21,7 +21,8 @@ export const STREAMS = {
 } as const;
 export type StreamName = keyof typeof STREAMS;
 
-export const STREAM_OF_STAGE: Readonly<Record<Stage, StreamName>> = {
+/** The stream that holds each stage's subjects: the one place that maps stages to stream names. */
+export const STAGE_STREAMS: Readonly<Record<Stage, StreamName>> = {
   market: "MARKET",
   processed: "PROCESSED",
   system: "SYSTEM",

@@ -3,35 +3,24 @@ import {
   type NormalizedFilter,
   type StandardEvent,
   encodeEvent,
-  isStage,
   subjectFor,
-  subjectMatchesPattern,
   subjectsForFilter,
 } from "@market-scraper/events";
-import {
-  AckPolicy,
-  type Consumer,
-  DeliverPolicy,
-  type JetStreamClient,
-  type JetStreamManager,
-  type JsMsg,
-  jetstream,
-  jetstreamManager,
-} from "@nats-io/jetstream";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import {
   type ConnectionOptions,
   type NatsConnection,
   PermissionViolationError,
   type Subscription as NatsSubscription,
   connect,
-  nanos,
 } from "@nats-io/transport-node";
 import { BoundedQueue } from "./bounded-queue.js";
 import { createBusMetrics } from "./bus-metrics.js";
-import { DeadLetterHub } from "./dead-letters.js";
+import { DeadLetterHub, publishDeadLetter } from "./dead-letters.js";
 import { decodeMessage } from "./decode-message.js";
 import { type ActiveSubscription, normalizeBusFilter, subscriptionHandle } from "./subscription-handle.js";
 import { type Delivery, QueueWorker } from "./delivery-worker.js";
+import { type DurableSubscriptionContext, subscribeDurable } from "./durable-subscription.js";
 import { BusError, errorMessage } from "./errors.js";
 import type {
   BusMetrics,
@@ -41,16 +30,10 @@ import type {
   SubscribeOptions,
   Subscription,
 } from "./event-bus.js";
-import {
-  STREAM_OF_STAGE,
-  type StreamName,
-  type StreamSettings,
-  ensureStreams,
-  whenStreamExists,
-} from "./jetstream-streams.js";
+import { type StreamSettings, ensureStreams } from "./jetstream-streams.js";
 import { type BusLogger, silentLogger } from "./logger.js";
 import { NatsPublisher } from "./nats-publisher.js";
-import { type RetryOptions, type RetryPolicy, retryPolicy, sleep } from "./retry-policy.js";
+import { type RetryOptions, type RetryPolicy, retryPolicy } from "./retry-policy.js";
 
 export interface NatsEventBusOptions extends RetryOptions {
   /** Server URLs; ignored when `connection` is given. Default `nats://127.0.0.1:4222`. */
@@ -93,19 +76,6 @@ export interface NatsEventBusOptions extends RetryOptions {
   closeTimeoutMs?: number;
 }
 
-interface DurableFilter {
-  readonly filter: NormalizedFilter;
-  /** The subjects of the subscription; the consumers may read more. */
-  readonly patterns: readonly string[];
-}
-
-const DURABLE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** Stable id per stored message and consumer, so a repeated dead letter is dropped by the server. */
-function letterIdOf(msg: JsMsg, durable: string): string {
-  return `dl-${msg.info.stream}-${msg.seq}-${durable}`;
-}
-
 /**
  * The NATS bus: core subscriptions (queue groups for `group`), JetStream durable pull consumers for
  * `durable`, publishes through a bounded, retrying queue (see `NatsPublisher`).
@@ -119,7 +89,6 @@ export class NatsEventBus implements EventBus {
   readonly #subscriptions = new Set<ActiveSubscription>();
   readonly #init: Promise<void>;
   #nc: NatsConnection | null = null;
-  #js: JetStreamClient | null = null;
   #jsm: JetStreamManager | null = null;
   #publisher: NatsPublisher | null = null;
   #connected = false;
@@ -168,7 +137,6 @@ export class NatsEventBus implements EventBus {
       }));
     this.#nc = nc;
     this.#connected = !nc.isClosed();
-    this.#js = jetstream(nc);
     this.#publisher = new NatsPublisher(nc, {
       mode: o.publishMode ?? "jetstream",
       queueSize: o.publishQueueSize ?? 10_000,
@@ -298,7 +266,7 @@ export class NatsEventBus implements EventBus {
     const normalized = normalizeBusFilter(filter);
     const active =
       options.durable !== undefined
-        ? await this.#subscribeDurable(normalized, handler, options.durable)
+        ? await subscribeDurable(this.#durableContext(), normalized, handler, options.durable)
         : await this.#subscribeCore(normalized, handler, options.group);
     return subscriptionHandle(active, this.#subscriptions, filter, options);
   }
@@ -369,236 +337,32 @@ export class NatsEventBus implements EventBus {
     }
   }
 
-  async #subscribeDurable(filter: NormalizedFilter, handler: EventHandler, durable: string) {
-    if (!DURABLE_NAME.test(durable)) {
-      throw new BusError("INVALID_FILTER", `durable name '${durable}' must match ${DURABLE_NAME.source}`);
-    }
-    const byStream = new Map<StreamName, string[]>();
-    for (const subject of subjectsForFilter(filter)) {
-      const stage = subject.slice(0, subject.indexOf("."));
-      if (!isStage(stage)) continue;
-      const stream = STREAM_OF_STAGE[stage];
-      byStream.set(stream, [...(byStream.get(stream) ?? []), subject]);
-    }
-    const maxAckPending = this.#options.maxAckPending ?? 1000;
-    const batch = Math.max(1, Math.min(maxAckPending, this.#options.pullBatch ?? 256));
-    const queue = new BoundedQueue<JsMsg>(batch * byStream.size);
-    const state = { stopped: false };
-    const pulls: Promise<void>[] = [];
-    for (const [stream, subjects] of byStream) {
-      // Server 2.9 takes one filter subject; several means the whole stream, filtered here.
-      const filterSubject = subjects.length === 1 ? subjects[0] : undefined;
-      await whenStreamExists(
-        stream,
-        () => this.#ensureConsumer(stream, durable, filterSubject, maxAckPending),
-        { logger: this.#logger, stopped: () => this.#closed },
-      );
-      pulls.push(this.#pullLoop(stream, durable, filterSubject, maxAckPending, batch, queue, state));
-    }
-    const patterns = [...byStream.values()].flat();
-    const loop = this.#durableLoop(queue, state, { filter, patterns }, handler, durable);
+  #durableContext(): DurableSubscriptionContext {
+    const o = this.#options;
     return {
-      stop: async () => {
-        state.stopped = true;
-        queue.wake();
-        // Each pull ends within its expiry; messages still arriving meanwhile are handed back (nak).
-        await Promise.all(pulls);
-        await loop;
-        for (const msg of queue.drain()) msg.nak();
-      },
+      nc: this.#nc!,
+      logger: this.#logger,
+      metrics: this.#metrics,
+      policy: this.#policy,
+      deadLetters: { hub: this.#deadLetters, send: this.#sendDeadLetter },
+      ...(o.ackWaitMs === undefined ? {} : { ackWaitMs: o.ackWaitMs }),
+      ...(o.maxAckPending === undefined ? {} : { maxAckPending: o.maxAckPending }),
+      ...(o.pullBatch === undefined ? {} : { pullBatch: o.pullBatch }),
+      ...(o.pullExpiresMs === undefined ? {} : { pullExpiresMs: o.pullExpiresMs }),
+      ...(o.durableStart === undefined ? {} : { durableStart: o.durableStart }),
     };
   }
 
-  /**
-   * Pulls batches with `fetch` rather than `consume`: a fetch keeps its inbox until the server ends the
-   * request, so stopping never leaves a pull request open on the server that would swallow messages
-   * until `ack_wait` (which `consume().close()` does).
-   */
-  async #pullLoop(
-    stream: StreamName,
-    durable: string,
-    filterSubject: string | undefined,
-    maxAckPending: number,
-    batch: number,
-    queue: BoundedQueue<JsMsg>,
-    state: { stopped: boolean },
-  ): Promise<void> {
-    const expires = this.#options.pullExpiresMs ?? 1000;
-    let consumer: Consumer | null = null;
-    while (!state.stopped) {
-      try {
-        // Looked up once (an API request), again only after an error.
-        consumer ??= await this.#js!.consumers.get(stream, durable);
-        const messages = await consumer.fetch({ max_messages: batch, expires });
-        for await (const msg of messages) {
-          if (state.stopped) {
-            msg.nak();
-            continue;
-          }
-          let queued = queue.push(msg);
-          while (!queued && !state.stopped) {
-            await queue.waitForSpace();
-            queued = queue.push(msg);
-          }
-          if (!queued) msg.nak();
-        }
-      } catch (err) {
-        consumer = null;
-        if (state.stopped) break;
-        this.#logger.warn({ err: errorMessage(err), stream, durable }, "pull failed; retrying");
-        await sleep(500);
-        // The consumer may have been deleted (or the server may have lost it): put it back.
-        await this.#ensureConsumer(stream, durable, filterSubject, maxAckPending).catch((e: unknown) =>
-          this.#logger.error(
-            { err: errorMessage(e), stream, durable },
-            "could not recreate the durable consumer",
-          ),
-        );
-      }
-    }
-  }
-
-  async #ensureConsumer(
-    stream: StreamName,
-    durable: string,
-    filterSubject: string | undefined,
-    maxAckPending: number,
-  ) {
-    const jsm = await this.#manager();
-    const existing = await jsm.consumers.info(stream, durable).catch(() => null);
-    if (existing) {
-      const current = existing.config.filter_subject || undefined;
-      if (current !== filterSubject) {
-        throw new BusError(
-          "INVALID_FILTER",
-          `durable '${durable}' on ${stream} filters '${current ?? "(all)"}', not '${filterSubject ?? "(all)"}': ` +
-            "a durable keeps its filter; delete the consumer or use a new name",
-        );
-      }
-      return;
-    }
-    try {
-      await jsm.consumers.add(stream, {
-        durable_name: durable,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: this.#options.durableStart === "new" ? DeliverPolicy.New : DeliverPolicy.All,
-        ack_wait: nanos(this.#options.ackWaitMs ?? 30_000),
-        max_ack_pending: maxAckPending,
-        max_deliver: -1, // dead-lettering is ours, so it can publish the message and an error event
-        ...(filterSubject === undefined ? {} : { filter_subject: filterSubject }),
-      });
-    } catch (err) {
-      if ((await jsm.consumers.info(stream, durable).catch(() => null)) === null) throw err;
-    }
-  }
-
-  async #durableLoop(
-    queue: BoundedQueue<JsMsg>,
-    state: { stopped: boolean },
-    filter: DurableFilter,
-    handler: EventHandler,
-    durable: string,
-  ): Promise<void> {
-    while (!state.stopped) {
-      const msg = queue.shift();
-      if (msg === undefined) {
-        await queue.waitForItem();
-        continue;
-      }
-      const pending = this.#handleDurable(msg, filter, handler, durable);
-      if (pending !== undefined) await pending;
-    }
-  }
-
-  /**
-   * Handles one durable message; returns a promise only when something must be awaited (an async
-   * handler, a failure, a dead letter), so the common case costs no extra promise per message.
-   */
-  #handleDurable(
-    msg: JsMsg,
-    filter: DurableFilter,
-    handler: EventHandler,
-    durable: string,
-  ): Promise<void> | undefined {
-    // A consumer reading a whole stream also sees subjects outside the subscription (e.g. deadletter.>).
-    if (!filter.patterns.some((p) => subjectMatchesPattern(msg.subject, p))) {
-      msg.ack();
-      return undefined;
-    }
-    const decoded = decodeMessage(msg.subject, msg.data, filter.filter);
-    if (decoded.kind === "filtered") {
-      msg.ack();
-      return undefined;
-    }
-    if (decoded.kind === "malformed") {
-      this.#metrics.malformed++;
-      const letter: DeadLetter = {
-        subject: msg.subject,
-        data: msg.data,
-        reason: "MALFORMED",
-        error: decoded.error,
-        attempts: msg.info.deliveryCount,
-      };
-      return this.#deadLetter(letter, letterIdOf(msg, durable)).then(() => msg.term());
-    }
-    const { event } = decoded.delivery;
-    let result: void | Promise<void>;
-    try {
-      result = handler(event);
-    } catch (err) {
-      return this.#durableFailed(msg, event, err, durable);
-    }
-    if (result === undefined) {
-      this.#metrics.delivered++;
-      msg.ack();
-      return undefined;
-    }
-    return result.then(
-      () => {
-        this.#metrics.delivered++;
-        msg.ack();
-      },
-      (err: unknown) => this.#durableFailed(msg, event, err, durable),
-    );
-  }
-
-  /** A failed delivery: redelivered after the retry delay, or dead-lettered after `maxDeliver` tries. */
-  async #durableFailed(msg: JsMsg, event: StandardEvent, err: unknown, durable: string): Promise<void> {
-    this.#metrics.failed++;
-    const attempts = msg.info.deliveryCount;
-    if (attempts < this.#policy.maxDeliver) {
-      msg.nak(this.#policy.delayMs(attempts));
-      return;
-    }
-    await this.#deadLetter(
-      {
-        subject: msg.subject,
-        data: msg.data,
-        reason: "HANDLER_FAILED",
-        error: errorMessage(err),
-        attempts,
-        event_id: event.event_id,
-      },
-      letterIdOf(msg, durable),
-    );
-    msg.term();
-  }
+  readonly #sendDeadLetter = (subject: string, data: Uint8Array, msgId: string | undefined) =>
+    this.#publisher!.send(subject, data, msgId);
 
   /** Publishes the original bytes on `deadletter.<subject>` and an `error` event; resolves once both are stored. */
   async #deadLetter(letter: DeadLetter, msgId: string | undefined): Promise<void> {
-    const { subject: dlSubject, report } = this.#deadLetters.record(letter);
-    const publisher = this.#publisher!;
-    const sends = [publisher.send(dlSubject, letter.data, msgId)];
-    if (report !== null) {
-      this.#metrics.published++;
-      const reportId = msgId === undefined ? report.event_id : `${msgId}-error`;
-      sends.push(publisher.send(subjectFor(report), encodeEvent(report), reportId));
-    }
     try {
-      await Promise.all(sends);
+      await publishDeadLetter(this.#deadLetters, this.#sendDeadLetter, letter, msgId);
     } catch (err) {
       this.#metrics.dropped++;
-      this.#logger.error({ err, subject: dlSubject }, "could not publish a dead letter");
+      this.#logger.error({ err, subject: letter.subject }, "could not publish a dead letter");
     }
   }
 

@@ -1,3 +1,5 @@
+import { backoffDelay } from "./backoff.js";
+
 /** How often a failing handler is tried, and how long to wait between tries. */
 export interface RetryPolicy {
   /** Deliveries before the event is dead-lettered (first delivery included). Default 5. */
@@ -20,7 +22,9 @@ export function retryPolicy(options: RetryOptions = {}): RetryPolicy {
   const cap = options.maxRetryDelayMs ?? 5000;
   if (!Number.isInteger(maxDeliver) || maxDeliver < 1)
     throw new RangeError("maxDeliver must be an integer >= 1");
-  return { maxDeliver, delayMs: (attempt) => Math.min(cap, base * 2 ** Math.max(0, attempt - 1)) };
+  // Without jitter: a redelivery delay is per message, so there is no herd to spread.
+  const backoff = { initialMs: base, maxMs: cap, factor: 2, jitter: 0 };
+  return { maxDeliver, delayMs: (attempt) => backoffDelay(attempt, backoff) };
 }
 
 export function sleep(ms: number): Promise<void> {

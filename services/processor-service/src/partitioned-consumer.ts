@@ -1,4 +1,10 @@
-import { type EventBus, whenStreamExists } from "@market-scraper/bus";
+import {
+  DurableConsumer,
+  type EventBus,
+  NatsLink,
+  STAGE_STREAMS,
+  whenStreamExists,
+} from "@market-scraper/bus";
 import {
   EventType,
   type StandardEvent,
@@ -8,23 +14,14 @@ import {
   parseSubject,
   subjectMatchesEvent,
 } from "@market-scraper/events";
-import {
-  type Consumer,
-  type ConsumerMessages,
-  DeliverPolicy,
-  type JsMsg,
-  type JetStreamClient,
-  jetstream,
-  jetstreamManager,
-} from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { type JsMsg, jetstreamManager } from "@nats-io/jetstream";
+import { type NatsConnection, nuid } from "@nats-io/transport-node";
 import type { CheckpointStore } from "./checkpoint-store.js";
 import { deterministicId } from "./deterministic-id.js";
-import { NatsLink } from "./nats-link.js";
 import { type Partition, ownsKey, partitionName } from "./partition.js";
 import { type Processor, type ProcessorLogger, errorMessage } from "./processor.js";
 
-export const MARKET_STREAM = "MARKET";
+export const MARKET_STREAM = STAGE_STREAMS.market;
 
 export interface PartitionedConsumerOptions {
   nc: NatsConnection;
@@ -41,7 +38,7 @@ export interface PartitionedConsumerOptions {
   checkpointIntervalMs?: number;
   /** …and after this many consumed messages. Default 10,000. */
   checkpointEvery?: number;
-  /** Messages buffered by the ordered consumer. Default 1000. */
+  /** Messages held by the consumer (received, not yet handled). Default 1000. */
   batch?: number;
   /** `source` of the error events for malformed messages. */
   errorSource?: string;
@@ -52,7 +49,7 @@ export interface PartitionedConsumerOptions {
   onHealth?: (ok: boolean, detail?: string) => void;
   /** No progress for this long while messages are pending or one is in hand is a stall. Default 10 s. */
   stallMs?: number;
-  /** How long one pull request lasts; the server's idle heartbeats (half of it) show it is alive. Default 10 s. */
+  /** How long one pull request lasts. Default 10 s. */
   pullExpiresMs?: number;
 }
 
@@ -88,8 +85,9 @@ function keyOf(source: string, symbol: string): string {
 /**
  * Consumes `market.…` from JetStream for one partition of the (source, symbol) key space, crash-safely:
  *
- * - An ordered consumer (ephemeral, in stream order, no acks) starts after the partition's checkpointed
- *   stream position, so a restart misses nothing and never sees messages out of order.
+ * - A `DurableConsumer` of its own in ordered mode (stream order; each message acked once handled) starts
+ *   after the partition's checkpointed stream position, so a restart misses nothing and never sees
+ *   messages out of order.
  * - Every checkpoint first waits until all outputs so far are stored (`bus.flush()`), then saves, for
  *   each (source, symbol) touched since the last one, the pipeline's state with the sequence of the
  *   last message applied to it, and finally the partition position.
@@ -98,16 +96,15 @@ function keyOf(source: string, symbol: string): string {
  *   processed again and re-emit the same deterministic event ids (dropped as duplicates by JetStream in
  *   its 2-minute window, and by storage's idempotent writes after it).
  * - Symbols owned by other partitions are skipped without decoding.
- * - Its own recovery, not the client's: when the connection drops, or the pull's idle heartbeats stop,
- *   or messages are pending but none comes for `stallMs`, the consumer is closed and, once NATS is up,
- *   opened again after the last message handled (the client's own re-pull after a server restart can
- *   stay silent until two heartbeats are missed, ~30 s by default). A checkpoint whose connection drops
+ * - Its own recovery, not the client's: when the connection drops, or a pull fails (the consumer was
+ *   deleted), or messages are pending but none comes for `stallMs`, a new consumer is opened, once NATS
+ *   is up, after the last message handled (the client's own re-pull after a server restart can stay
+ *   silent until two heartbeats are missed, ~30 s by default). A checkpoint whose connection drops
  *   fails at once rather than at its request timeout. `onHealth` reports each stall with its reason and
  *   the recovery, which is also logged once (what stalled, for how long).
  */
 export class PartitionedConsumer {
   readonly #o: PartitionedConsumerOptions;
-  readonly #js: JetStreamClient;
   readonly #name: string;
   readonly #applied = new Map<string, number>();
   readonly #dirty = new Set<string>();
@@ -123,8 +120,7 @@ export class PartitionedConsumer {
   #savedPosition = -1;
   #sinceCheckpoint = 0;
   #lastCheckpointAt = 0;
-  #messages: ConsumerMessages | null = null;
-  #consumer: Consumer | null = null;
+  #durable: DurableConsumer | null = null;
   #link: NatsLink | null = null;
   /** Consumers opened so far. */
   #opens = 0;
@@ -136,16 +132,16 @@ export class PartitionedConsumer {
   #checkpointing: Promise<void> | null = null;
   #inMessage = false;
   #stopped = false;
-  readonly #filter: string;
+  readonly #subjects: readonly string[];
   readonly #types: readonly EventType[];
 
   constructor(options: PartitionedConsumerOptions) {
     this.#o = options;
-    this.#js = jetstream(options.nc);
     this.#name = partitionName(options.partition);
     const types = options.eventTypes ?? options.processor.eventTypes;
     this.#types = types;
-    this.#filter = types.length === 1 ? `market.${types[0]}.>` : "market.>";
+    // One filter per type: on a 2.10+ server the consumer filters them all, on 2.9 it reads MARKET whole.
+    this.#subjects = types.map((t) => `market.${t}.>`);
   }
 
   stats(): Readonly<ConsumerStats> {
@@ -175,10 +171,32 @@ export class PartitionedConsumer {
     this.#savedPosition = this.#stats.position;
     this.#lastCheckpointAt = Date.now();
     logger.info(
-      { partition: this.#name, position: this.#stats.position, filter: this.#filter },
+      { partition: this.#name, position: this.#stats.position, subjects: this.#subjects },
       "partition consumer starting",
     );
-    await this.#open();
+    const durable = new DurableConsumer({
+      nc: this.#o.nc,
+      stream: MARKET_STREAM,
+      // This process's own, ordered from the partition's position; removed at stop (or by the server).
+      name: `processor_${this.#name}_${nuid.next().slice(-10)}`,
+      subjects: this.#subjects,
+      batch: this.#o.batch ?? 1000,
+      maxAckPending: 2 * (this.#o.batch ?? 1000),
+      pullExpiresMs: this.#o.pullExpiresMs ?? 10_000,
+      logger: {
+        debug: () => undefined,
+        info: logger.info.bind(logger),
+        warn: logger.warn.bind(logger),
+        error: logger.error.bind(logger),
+      },
+      onPullFailed: (err) => this.#stalled(`the pull failed (${errorMessage(err)})`, true),
+      from: {
+        startSequence: () => this.#stats.position + 1,
+        onOpen: () => this.#opened(),
+      },
+    });
+    this.#durable = durable;
+    await durable.start();
     this.#loop = this.#run();
     const interval = this.#o.checkpointIntervalMs ?? 1000;
     this.#timer = setInterval(() => this.#idleCheckpoint(), Math.max(50, Math.floor(interval / 2)));
@@ -191,34 +209,17 @@ export class PartitionedConsumer {
     return this.#o.stallMs ?? 10_000;
   }
 
-  /** Opens an ordered consumer after the last message handled and starts reading it. */
-  async #open(): Promise<void> {
-    const previous = this.#consumer;
-    const consumer = await this.#js.consumers.get(MARKET_STREAM, {
-      filter_subjects: this.#filter,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: Math.max(1, this.#stats.position + 1),
-    });
-    const messages = await consumer.consume({
-      max_messages: this.#o.batch ?? 1000,
-      expires: this.#o.pullExpiresMs ?? 10_000,
-    });
-    this.#consumer = consumer;
-    this.#messages = messages;
+  /** A consumer was (re)opened at the position: caught up already means nothing to wait for. */
+  #opened(): void {
     this.#opens++;
-    // The one it replaces, if the server still has it (it would expire on its own after 5 minutes).
-    previous?.delete().catch(() => undefined);
-    void this.#watchMessages(messages);
-    if ((await consumer.info(true)).num_pending === 0) this.#progressed(); // caught up: nothing to wait for
-  }
-
-  async #watchMessages(messages: ConsumerMessages): Promise<void> {
-    for await (const n of messages.status()) {
-      // The pull went silent (e.g. its consumer is gone): a new consumer, rather than the client's re-pull.
-      if (n.type === "heartbeats_missed" && messages === this.#messages) {
-        this.#reconsume(`the pull's idle heartbeats stopped (${n.count} missed)`);
-      }
-    }
+    const durable = this.#durable;
+    if (durable === null) return;
+    durable
+      .info()
+      .then((info) => {
+        if (info.num_pending === 0 && durable.queued === 0) this.#progressed();
+      })
+      .catch(() => undefined);
   }
 
   /** Stalled for `reason`; with `reopen`, only a consumer opened after now resumes it. */
@@ -233,11 +234,11 @@ export class PartitionedConsumer {
     this.#report();
   }
 
-  /** Ends the current read: the loop handles what it holds, then opens a new consumer once NATS is up. */
+  /** Reads again, with a new consumer, from after the last message handled (once NATS is up). */
   #reconsume(reason: string): void {
     if (this.#stopped) return;
     this.#stalled(reason, true);
-    void this.#messages?.close().catch(() => undefined);
+    this.#durable?.restart();
   }
 
   #report(): void {
@@ -290,24 +291,27 @@ export class PartitionedConsumer {
   }
 
   async #run(): Promise<void> {
+    const durable = this.#durable!;
     while (!this.#stopped) {
-      let failed = false;
+      const msg = durable.shift();
+      if (msg === undefined) {
+        await durable.waitForMessage();
+        continue;
+      }
       try {
-        for await (const msg of this.#messages!) {
-          if (this.#stopped) break;
-          if (this.#checkpointing) await this.#checkpointing;
-          this.#inMessage = true;
-          try {
-            await this.#onMessage(msg);
-          } finally {
-            this.#inMessage = false;
-          }
-          this.#stats.position = msg.seq; // only once the message is fully handled
-          this.#stats.pending = msg.info.pending;
-          this.#progressed();
-          if (this.#checkpointDue()) await this.#runCheckpoint();
+        if (this.#checkpointing) await this.#checkpointing;
+        this.#inMessage = true;
+        try {
+          // A message read again by a new consumer (its first copy was handled) is skipped.
+          if (msg.seq > this.#stats.position) await this.#onMessage(msg);
+        } finally {
+          this.#inMessage = false;
         }
-        if (this.#stopped) break;
+        durable.ack(msg);
+        this.#stats.position = Math.max(this.#stats.position, msg.seq); // only once fully handled
+        this.#stats.pending = msg.info.pending;
+        this.#progressed();
+        if (this.#checkpointDue()) await this.#runCheckpoint();
       } catch (err) {
         if (this.#stopped) break;
         // State in memory may hold part of the failed message: go back to the last checkpoint and
@@ -318,28 +322,9 @@ export class PartitionedConsumer {
         );
         this.#rewind();
         this.#stalled(`the consumer failed (${errorMessage(err)})`, true);
-        failed = true;
+        await new Promise((r) => setTimeout(r, 500));
+        durable.restart();
       }
-      await this.#messages?.close().catch(() => undefined);
-      if (this.#stopped) break;
-      if (failed) await new Promise((r) => setTimeout(r, 500));
-      await this.#reopen();
-    }
-    await this.#messages?.close().catch(() => undefined); // one opened while stopping
-  }
-
-  /** Opens a new consumer as soon as NATS is up (event-driven), retrying every 500 ms while it fails. */
-  async #reopen(): Promise<void> {
-    for (;;) {
-      await this.#link?.whenUp();
-      if (this.#stopped) return;
-      try {
-        await this.#open();
-        return;
-      } catch (err) {
-        this.#o.logger.error({ err, partition: this.#name }, "could not reopen the consumer");
-      }
-      await new Promise((r) => setTimeout(r, 500));
     }
   }
 
@@ -487,10 +472,12 @@ export class PartitionedConsumer {
     if (this.#timer) clearInterval(this.#timer);
     if (this.#watchdog) clearInterval(this.#watchdog);
     this.#link?.stop();
-    await this.#messages?.close().catch(() => undefined);
+    await this.#durable?.stopPulling();
+    this.#durable?.wake();
     await this.#loop;
     if (this.#checkpointing) await this.#checkpointing.catch(() => undefined);
     await this.checkpoint();
+    await this.#durable?.close();
     this.#o.logger.info(
       { partition: this.#name, position: this.#stats.position },
       "partition consumer stopped",

@@ -1,8 +1,8 @@
-export type ProcessorErrorCode = "NO_BUS" | "INVALID_OPTION" | "NATS_DISCONNECTED";
+export type ProcessorErrorCode = "NO_BUS" | "INVALID_OPTION";
 
 /**
- * A misuse of the Processor API (`start()` without a bus, an invalid option), or a checkpoint cut short
- * because the NATS connection dropped under it (`NATS_DISCONNECTED`: its requests can no longer be answered).
+ * A misuse of the Processor API (`start()` without a bus, an invalid option). A checkpoint cut short by a
+ * dropped NATS connection fails with the bus's `BusError` `DISCONNECTED` (`NatsLink.guard`).
  */
 export class ProcessorError extends Error {
   override readonly name = "ProcessorError";

@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ProcessorError } from "./processor-error.js";
+import { BusError } from "./errors.js";
 
 export interface NatsLinkHandlers {
   onDisconnect(): void;
@@ -35,7 +35,7 @@ export class NatsLink {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
-  /** `work`, failed with `NATS_DISCONNECTED` if the connection is down now or drops before it settles. */
+  /** `work`, failed with `DISCONNECTED` if the connection is down now or drops before it settles. */
   guard<T>(work: Promise<T>): Promise<T> {
     return Promise.race([work, this.#up ? this.#dropped : Promise.reject(disconnected())]);
   }
@@ -75,6 +75,6 @@ export class NatsLink {
   }
 }
 
-function disconnected(): ProcessorError {
-  return new ProcessorError("NATS_DISCONNECTED", "the NATS connection dropped; no answer can come");
+function disconnected(): BusError {
+  return new BusError("DISCONNECTED", "the NATS connection dropped; no answer can come");
 }
