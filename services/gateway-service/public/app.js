@@ -452,10 +452,14 @@
       api(
         `/v1/events?${sourceQuery(new URLSearchParams({ event_type: type, symbol: state.symbol, order: "desc", limit: String(limit) }))}`,
       );
+    // Only what the market has stored (/v1/markets' event_types): no 404 for a market without books.
+    const market = state.markets.find((m) => m.source === state.source && m.symbol === state.symbol);
+    const has = (type) => Boolean(market && market.event_types.includes(type));
+    const none = { data: [] };
     const [book, derivative, liquidations] = await Promise.all([
-      api(`${base}/orderbook?${sourceQuery(new URLSearchParams())}`).catch(() => null),
-      events("derivative_ticker", 1),
-      events("liquidation", MAX_LIQUIDATIONS),
+      has("order_book") ? api(`${base}/orderbook?${sourceQuery(new URLSearchParams())}`) : null,
+      has("derivative_ticker") ? events("derivative_ticker", 1) : none,
+      has("liquidation") ? events("liquidation", MAX_LIQUIDATIONS) : none,
     ]);
     if (generation !== state.generation) return;
     if (book) showBook(book.data);
