@@ -320,12 +320,13 @@ describe("live page: markets of every source", () => {
   });
   const spotTrades = makeTrades(2, { source: "binance", symbol: "BTC-USDT", startMs: bucket - 5 * MINUTE });
 
-  const bookRows = (page: Page, side: "bids" | "asks") =>
-    page
-      .locator(`#book tbody.${side} tr`)
-      .evaluateAll((rows) =>
-        rows.map((r) => [Number(r.getAttribute("data-price")), Number(r.getAttribute("data-cumulative"))]),
-      );
+  const bookRows = async (page: Page, side: "bids" | "asks") =>
+    Promise.all(
+      (await page.locator(`#book tbody.${side} tr`).all()).map(async (row) => [
+        Number(await row.getAttribute("data-price")),
+        Number(await row.getAttribute("data-cumulative")),
+      ]),
+    );
 
   it("picks a source, shows that market's book depth (cumulative sizes), funding and liquidations, live", async () => {
     await publishProcessed(publisher, [spotBook, perpBook, funding, liquidation, ...spotTrades]);
@@ -346,9 +347,12 @@ describe("live page: markets of every source", () => {
     await page.waitForSelector("#connection[data-state=open]");
 
     // The picker lists every source with markets, by their names; the symbols are the source's.
-    const sources = await page
-      .locator("#source option")
-      .evaluateAll((options) => options.map((o) => [o.getAttribute("value"), o.textContent]));
+    const sources = await Promise.all(
+      (await page.locator("#source option").all()).map(async (option) => [
+        await option.getAttribute("value"),
+        await option.textContent(),
+      ]),
+    );
     expect(sources).toEqual([
       ["binance", "Binance spot"],
       ["binance-usdm", "Binance USDⓈ-M perpetuals"],
