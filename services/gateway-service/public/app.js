@@ -1,17 +1,23 @@
 /* global window, document, location, LightweightCharts */
-// The live page: a candlestick chart, the last trades and the connectors' status of one symbol, from
-// the gateway's REST history and its own WebSocket (/v1/stream). Plain browser JavaScript, no build step.
+// The live page: a candlestick chart, the order book's depth, the last trades (and a perpetual's funding
+// and liquidations) of one market — a (source, symbol): BTC-USDT on binance is spot, on binance-usdm the
+// perpetual — and the connectors' status, from the gateway's REST history and its own WebSocket
+// (/v1/stream). Plain browser JavaScript, no build step.
 "use strict";
 
 (function main() {
   const INTERVAL_SECONDS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
   const MAX_TRADES = 50;
+  const BOOK_LEVELS = 10; // per side in the depth view
+  const MAX_LIQUIDATIONS = 20;
+  const MARKET_TYPES = ["ohlcv", "trade", "order_book", "derivative_ticker", "liquidation"];
   const HISTORY_BARS = 300;
   // No market event for this long (and at least 3 intervals): the feed is shown as stopped.
   const STALE_MS = 2 * 60 * 1000;
   const params = new URLSearchParams(location.search);
 
   const el = {
+    source: document.getElementById("source"),
     symbol: document.getElementById("symbol"),
     interval: document.getElementById("interval"),
     connection: document.getElementById("connection"),
@@ -20,6 +26,15 @@
     keyInput: document.getElementById("api-key"),
     chart: document.getElementById("chart"),
     chartSymbol: document.getElementById("chart-symbol"),
+    chartSource: document.getElementById("chart-source"),
+    book: document.getElementById("book"),
+    bookAsks: document.querySelector("#book tbody.asks"),
+    bookBids: document.querySelector("#book tbody.bids"),
+    bookInfo: document.getElementById("book-info"),
+    spread: document.getElementById("spread"),
+    derivatives: document.getElementById("derivatives"),
+    liquidationsPanel: document.getElementById("liquidations-panel"),
+    liquidations: document.querySelector("#liquidations tbody"),
     lastPrice: document.getElementById("last-price"),
     chartInfo: document.getElementById("chart-info"),
     trades: document.querySelector("#trades tbody"),
@@ -28,13 +43,16 @@
 
   const state = {
     apiKey: params.get("api_key") || localStorage.getItem("market-scraper.api-key") || "",
+    source: params.get("source") || "",
     symbol: params.get("symbol") || "",
     interval: params.get("interval") || "1m",
     bars: new Map(), // bar time (s) -> bar
     lastBarTime: 0,
     updates: 0,
     connectors: new Map(),
-    markets: [], // /v1/markets rows: { source, symbol, last_timestamp, … }
+    markets: [], // /v1/markets rows: { source, symbol, kind, source_display_name, last_timestamp, … }
+    bookSequence: null, // the exchange sequence of the book shown (a stale one never replaces it)
+    bookTime: 0,
     newestMs: 0, // timestamp of the newest event of the symbol (stored or live)
     liveAt: 0, // when (page clock) the last market event of the symbol arrived live
     socket: null,
@@ -84,12 +102,24 @@
   }
 
   // The newest stored event of the symbol, whatever its date: a replayed capture is in the past.
-  function newestStored(symbol) {
+  function newestStored(source, symbol) {
     let newest = 0;
     for (const market of state.markets) {
-      if (market.symbol === symbol) newest = Math.max(newest, Date.parse(market.last_timestamp) || 0);
+      if (market.symbol === symbol && (!source || market.source === source))
+        newest = Math.max(newest, Date.parse(market.last_timestamp) || 0);
     }
     return newest;
+  }
+
+  // Is this live event of the market shown (its source and symbol)?
+  function ofMarket(event) {
+    return event.payload.symbol === state.symbol && (!state.source || event.source === state.source);
+  }
+
+  // `?source=` for the REST history, when a source is chosen.
+  function sourceQuery(query) {
+    if (state.source) query.set("source", state.source);
+    return query;
   }
 
   function replayConnector() {
@@ -172,7 +202,7 @@
 
   function onCandle(event) {
     const p = event.payload;
-    if (p.symbol !== state.symbol || (p.interval !== undefined && p.interval !== state.interval)) return;
+    if (!ofMarket(event) || (p.interval !== undefined && p.interval !== state.interval)) return;
     sawLive(event);
     applyBar(candleFromEvent(event));
   }
@@ -180,7 +210,7 @@
   // Trades move the forming candle between the processor's candle updates.
   function onTrade(event) {
     const p = event.payload;
-    if (p.symbol !== state.symbol) return;
+    if (!ofMarket(event)) return;
     sawLive(event);
     addTradeRow(p, true);
     const step = intervalSeconds(state.interval);
@@ -213,6 +243,127 @@
     if (atTop) el.trades.prepend(row);
     else el.trades.appendChild(row);
     while (el.trades.rows.length > MAX_TRADES) el.trades.deleteRow(-1);
+  }
+
+  // A book's side as shown: [price, size, cumulative size] of its best BOOK_LEVELS levels, best first;
+  // a book without depth shows its top of book.
+  function bookSide(levels, price, size) {
+    const side = Array.isArray(levels) && levels.length > 0 ? levels : [[price, size]];
+    let total = 0;
+    return side.slice(0, BOOK_LEVELS).map(([levelPrice, levelSize]) => {
+      total = Math.round((total + levelSize) * 1e8) / 1e8;
+      return [levelPrice, levelSize, total];
+    });
+  }
+
+  function bookRow(level, deepest) {
+    const row = document.createElement("tr");
+    row.dataset.price = String(level[0]);
+    row.dataset.cumulative = String(level[2]);
+    row.style.setProperty("--depth", `${deepest > 0 ? Math.round((level[2] / deepest) * 100) : 0}%`);
+    for (const value of level) {
+      const cell = document.createElement("td");
+      cell.className = "num";
+      cell.textContent = formatPrice(value);
+      row.appendChild(cell);
+    }
+    return row;
+  }
+
+  function showBook(event) {
+    const p = event.payload;
+    const time = Date.parse(p.timestamp || event.timestamp) || 0;
+    // Conflation and two copies (market, processed) can bring an older book after a newer one.
+    const sequence = Number.isInteger(p.sequence) ? p.sequence : null;
+    if (
+      sequence !== null && state.bookSequence !== null ? sequence < state.bookSequence : time < state.bookTime
+    )
+      return;
+    state.bookSequence = sequence;
+    state.bookTime = time;
+    const bids = bookSide(p.bids, p.bid, p.bid_volume);
+    const asks = bookSide(p.asks, p.ask, p.ask_volume);
+    const deepest = Math.max(
+      bids.length ? bids[bids.length - 1][2] : 0,
+      asks.length ? asks[asks.length - 1][2] : 0,
+    );
+    // Asks above the spread, best (lowest) nearest to it; bids below, best first.
+    el.bookAsks.replaceChildren(...asks.map((level) => bookRow(level, deepest)).reverse());
+    el.bookBids.replaceChildren(...bids.map((level) => bookRow(level, deepest)));
+    el.book.dataset.bids = String(bids.length);
+    el.book.dataset.asks = String(asks.length);
+    el.book.dataset.sequence = sequence === null ? "" : String(sequence);
+    el.spread.textContent = `spread ${formatPrice(Math.round((p.ask - p.bid) * 1e8) / 1e8)}`;
+    el.bookInfo.textContent = `${new Date(time).toISOString().slice(11, 23)}${sequence === null ? "" : ` · seq ${sequence}`}`;
+  }
+
+  function clearBook(text) {
+    state.bookSequence = null;
+    state.bookTime = 0;
+    el.bookAsks.replaceChildren();
+    el.bookBids.replaceChildren();
+    el.book.dataset.bids = "0";
+    el.book.dataset.asks = "0";
+    el.book.dataset.sequence = "";
+    el.spread.textContent = "—";
+    el.bookInfo.textContent = text;
+  }
+
+  function onBook(event) {
+    if (!ofMarket(event)) return;
+    sawLive(event);
+    showBook(event);
+  }
+
+  const DERIVATIVE_FIELDS = {
+    "funding-rate": (p) =>
+      typeof p.funding_rate === "number" ? `${(p.funding_rate * 100).toFixed(4)}%` : undefined,
+    "next-funding": (p) => (p.next_funding_time ? formatTime(Date.parse(p.next_funding_time)) : undefined),
+    "mark-price": (p) => (typeof p.mark_price === "number" ? formatPrice(p.mark_price) : undefined),
+    "index-price": (p) => (typeof p.index_price === "number" ? formatPrice(p.index_price) : undefined),
+    "open-interest": (p) => (typeof p.open_interest === "number" ? formatPrice(p.open_interest) : undefined),
+  };
+
+  // Funding, mark, index and open interest of a perpetual; an absent field keeps its last value.
+  function showDerivatives(p) {
+    for (const [id, format] of Object.entries(DERIVATIVE_FIELDS)) {
+      const text = format(p);
+      if (text !== undefined) document.getElementById(id).textContent = text;
+    }
+    el.derivatives.hidden = false;
+  }
+
+  function onDerivativeTicker(event) {
+    if (!ofMarket(event)) return;
+    sawLive(event);
+    showDerivatives(event.payload);
+  }
+
+  function addLiquidationRow(p, atTop) {
+    const row = document.createElement("tr");
+    row.className = p.side || "";
+    [
+      new Date(p.timestamp).toISOString().slice(11, 19),
+      p.side || "",
+      formatPrice(p.price),
+      formatPrice(p.volume),
+    ].forEach((text, i) => {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      if (i === 1) cell.className = "side";
+      if (i >= 2) cell.className = "num";
+      row.appendChild(cell);
+    });
+    if (atTop) el.liquidations.prepend(row);
+    else el.liquidations.appendChild(row);
+    while (el.liquidations.rows.length > MAX_LIQUIDATIONS) el.liquidations.deleteRow(-1);
+    el.liquidationsPanel.hidden = false;
+  }
+
+  function onLiquidation(event) {
+    if (!ofMarket(event)) return;
+    sawLive(event);
+    addLiquidationRow(event.payload, true);
   }
 
   function onConnectorStatus(entry) {
@@ -263,14 +414,14 @@
     const step = intervalSeconds(state.interval);
     // The bars before the newest stored event of the market (now, for a live one; the capture's time
     // after a replay), not simply before now.
-    state.newestMs = Math.max(state.newestMs, newestStored(state.symbol));
+    state.newestMs = Math.max(state.newestMs, newestStored(state.source, state.symbol));
     const anchor = state.newestMs || Date.now();
     const start = new Date((Math.floor(anchor / 1000 / step) - HISTORY_BARS) * step * 1000).toISOString();
     const base = `/v1/markets/${encodeURIComponent(state.symbol)}`;
     const bars = [];
     let cursor = null;
     for (let page = 0; page < 5; page++) {
-      const query = new URLSearchParams({ interval: state.interval, start, limit: "1000" });
+      const query = sourceQuery(new URLSearchParams({ interval: state.interval, start, limit: "1000" }));
       if (cursor) query.set("cursor", cursor);
       const body = await api(`${base}/ohlcv?${query}`);
       for (const event of body.data) bars.push(candleFromEvent(event));
@@ -285,11 +436,36 @@
     state.lastBarTime = sorted.length ? sorted[sorted.length - 1].time : 0;
     showChartState();
 
-    const trades = await api(`${base}/trades?order=desc&limit=${MAX_TRADES}`);
+    const trades = await api(
+      `${base}/trades?${sourceQuery(new URLSearchParams({ order: "desc", limit: String(MAX_TRADES) }))}`,
+    );
     if (generation !== state.generation) return;
     el.trades.replaceChildren();
     for (const event of trades.data) addTradeRow(event.payload, false);
     showFeed();
+    await loadBookAndDerivatives(generation, base);
+  }
+
+  // The newest stored book, funding state and liquidations of the market (none: nothing is shown).
+  async function loadBookAndDerivatives(generation, base) {
+    const events = (type, limit) =>
+      api(
+        `/v1/events?${sourceQuery(new URLSearchParams({ event_type: type, symbol: state.symbol, order: "desc", limit: String(limit) }))}`,
+      );
+    // Only what the market has stored (/v1/markets' event_types): no 404 for a market without books.
+    const market = state.markets.find((m) => m.source === state.source && m.symbol === state.symbol);
+    const has = (type) => Boolean(market && market.event_types.includes(type));
+    const none = { data: [] };
+    const [book, derivative, liquidations] = await Promise.all([
+      has("order_book") ? api(`${base}/orderbook?${sourceQuery(new URLSearchParams())}`) : null,
+      has("derivative_ticker") ? events("derivative_ticker", 1) : none,
+      has("liquidation") ? events("liquidation", MAX_LIQUIDATIONS) : none,
+    ]);
+    if (generation !== state.generation) return;
+    if (book) showBook(book.data);
+    else if (state.bookTime === 0) clearBook("no book yet");
+    if (derivative.data.length > 0) showDerivatives(derivative.data[0].payload);
+    for (const event of liquidations.data) addLiquidationRow(event.payload, false);
   }
 
   async function loadConnectors() {
@@ -297,11 +473,33 @@
     for (const entry of body.data) onConnectorStatus(entry);
   }
 
-  async function loadSymbols() {
-    const body = await api("/v1/markets");
-    state.markets = body.data;
-    const symbols = [...new Set(body.data.map((m) => m.symbol))].sort();
-    if (!state.symbol) state.symbol = symbols[0] || "BTC-USD";
+  function sourceLabel(source) {
+    const market = state.markets.find((m) => m.source === source);
+    return (market && market.source_display_name) || source;
+  }
+
+  function marketLabel() {
+    const market = state.markets.find((m) => m.source === state.source && m.symbol === state.symbol);
+    const kind = market && market.kind ? ` · ${market.kind}` : "";
+    return state.source ? `${sourceLabel(state.source)}${kind}` : "";
+  }
+
+  // The source picker lists every source with markets; the symbol picker the chosen source's symbols.
+  function showPickers() {
+    const sources = [...new Set(state.markets.map((m) => m.source))].sort();
+    if (state.source && !sources.includes(state.source)) sources.unshift(state.source);
+    el.source.replaceChildren(
+      ...sources.map((source) => {
+        const option = document.createElement("option");
+        option.value = source;
+        option.textContent = sourceLabel(source);
+        return option;
+      }),
+    );
+    el.source.value = state.source;
+    const symbols = [
+      ...new Set(state.markets.filter((m) => m.source === state.source).map((m) => m.symbol)),
+    ].sort();
     if (!symbols.includes(state.symbol)) symbols.unshift(state.symbol);
     el.symbol.replaceChildren(
       ...symbols.map((s) => {
@@ -314,15 +512,35 @@
     el.symbol.value = state.symbol;
   }
 
+  async function loadSymbols() {
+    const body = await api("/v1/markets");
+    state.markets = body.data;
+    // No source asked for: the one whose market of the symbol is newest (or the first market's).
+    if (!state.source) {
+      const candidates = state.markets
+        .filter((m) => !state.symbol || m.symbol === state.symbol)
+        .sort((a, b) => Date.parse(b.last_timestamp) - Date.parse(a.last_timestamp));
+      if (candidates.length > 0) state.source = candidates[0].source;
+    }
+    if (!state.symbol) {
+      const first = state.markets.find((m) => m.source === state.source);
+      state.symbol = first ? first.symbol : "BTC-USD";
+    }
+    showPickers();
+  }
+
+  function marketSubscription() {
+    return {
+      action: "subscribe",
+      id: "market",
+      event_types: MARKET_TYPES,
+      symbols: [state.symbol],
+      ...(state.source ? { sources: [state.source] } : {}),
+    };
+  }
+
   function subscribe(socket) {
-    socket.send(
-      JSON.stringify({
-        action: "subscribe",
-        id: "market",
-        event_types: ["ohlcv", "trade"],
-        symbols: [state.symbol],
-      }),
-    );
+    socket.send(JSON.stringify(marketSubscription()));
     socket.send(JSON.stringify({ action: "subscribe", id: "status", event_types: ["connector_status"] }));
   }
 
@@ -344,6 +562,9 @@
         const event = frame.event;
         if (event.event_type === "ohlcv") onCandle(event);
         else if (event.event_type === "trade") onTrade(event);
+        else if (event.event_type === "order_book") onBook(event);
+        else if (event.event_type === "derivative_ticker") onDerivativeTicker(event);
+        else if (event.event_type === "liquidation") onLiquidation(event);
         else if (event.event_type === "connector_status") onConnectorStatus(statusEntry(event));
       } else if (frame.type === "error") {
         setConnection(`error: ${frame.error.message}`, "closed");
@@ -366,22 +587,23 @@
     state.liveAt = 0;
     series.setData([]);
     el.chartSymbol.textContent = state.symbol;
+    el.chartSource.textContent = marketLabel();
     el.lastPrice.textContent = "—";
+    clearBook("loading…");
+    el.derivatives.hidden = true;
+    for (const id of Object.keys(DERIVATIVE_FIELDS)) document.getElementById(id).textContent = "—";
+    el.liquidations.replaceChildren();
+    el.liquidationsPanel.hidden = true;
+    el.trades.replaceChildren();
     const url = new URL(location.href);
+    if (state.source) url.searchParams.set("source", state.source);
     url.searchParams.set("symbol", state.symbol);
     url.searchParams.set("interval", state.interval);
     url.searchParams.delete("api_key");
     window.history.replaceState(null, "", url);
     if (state.socket && state.socket.readyState === WebSocket.OPEN) {
       state.socket.send(JSON.stringify({ action: "unsubscribe", id: "market" }));
-      state.socket.send(
-        JSON.stringify({
-          action: "subscribe",
-          id: "market",
-          event_types: ["ohlcv", "trade"],
-          symbols: [state.symbol],
-        }),
-      );
+      state.socket.send(JSON.stringify(marketSubscription()));
     }
     await loadHistory(state.generation);
   }
@@ -399,6 +621,14 @@
     }
   }
 
+  el.source.addEventListener("change", () => {
+    state.source = el.source.value;
+    // Keep the symbol when the new source lists it (BTC-USDT spot → perpetual), else its first market.
+    const symbols = state.markets.filter((m) => m.source === state.source).map((m) => m.symbol);
+    if (!symbols.includes(state.symbol) && symbols.length > 0) state.symbol = [...symbols].sort()[0];
+    showPickers();
+    void selectSymbol();
+  });
   el.symbol.addEventListener("change", () => {
     state.symbol = el.symbol.value;
     void selectSymbol();

@@ -3,7 +3,9 @@ import type { StandardEvent } from "@market-scraper/events";
 import {
   type NatsServerHandle,
   makeConnectorStatus,
+  makeDerivativeTicker,
   makeHeartbeat,
+  makeLiquidation,
   makeOhlcv,
   makeOrderBook,
   makeTicker,
@@ -101,6 +103,42 @@ const statuses = [
   }),
 ];
 const heartbeat = makeHeartbeat({ source: "processor-service", timestamp: at(6) });
+// BTC-USDT on Binance spot and on Binance USDⓈ-M perpetuals: two instruments, two books.
+const depth = (side: number, best: number) =>
+  Array.from({ length: 20 }, (_, i): [number, number] => [best + side * i * 0.01, 0.5 + i]);
+const spotBook = makeOrderBook({
+  source: "binance",
+  symbol: "BTC-USDT",
+  timestamp: at(7),
+  payload: {
+    bid: 42_000,
+    ask: 42_000.01,
+    bid_volume: 0.5,
+    ask_volume: 0.5,
+    bids: depth(-1, 42_000),
+    asks: depth(1, 42_000.01),
+    depth: 20,
+    sequence: 160_000_000_001,
+    raw_symbol: "BTCUSDT",
+  },
+});
+const olderSpotBook = makeOrderBook({
+  source: "binance",
+  symbol: "BTC-USDT",
+  timestamp: at(6),
+  payload: { sequence: 160_000_000_000 },
+});
+const perpBook = makeOrderBook({
+  source: "binance-usdm",
+  symbol: "BTC-USDT",
+  timestamp: at(6),
+  payload: { bid: 42_010, ask: 42_010.1, sequence: 9_000_000 },
+});
+const perpTicker = makeTicker({ source: "binance-usdm", symbol: "BTC-USDT", timestamp: at(6) });
+const liquidations = [7, 8].map((s) =>
+  makeLiquidation({ source: "binance-usdm", symbol: "BTC-USDT", timestamp: at(s) }),
+);
+const funding = makeDerivativeTicker({ source: "binance-usdm", symbol: "BTC-USDT", timestamp: at(8) });
 
 beforeAll(async () => {
   nats = await startNats({ isolated: true });
@@ -129,6 +167,12 @@ beforeAll(async () => {
     candle5m,
     ...statuses,
     heartbeat,
+    olderSpotBook,
+    spotBook,
+    perpBook,
+    perpTicker,
+    ...liquidations,
+    funding,
   ]);
   await waitFor(
     async () => {
@@ -215,7 +259,7 @@ describe("history endpoints", () => {
     expect(find("binance", "BTC-USD")?.ticker).toBeNull();
 
     const only = MarketsResponse.parse((await getJson(`${gw.url}/v1/markets?source=binance`, KEY)).body);
-    expect(only.data.map((m) => `${m.source}/${m.symbol}`)).toEqual(["binance/BTC-USD"]);
+    expect(only.data.map((m) => `${m.source}/${m.symbol}`)).toEqual(["binance/BTC-USD", "binance/BTC-USDT"]);
   });
 
   it("serves a symbol's trades, candles, latest ticker and order book", async () => {
@@ -243,6 +287,46 @@ describe("history endpoints", () => {
       event_id: book.event_id,
       payload: { bids: [[49_999.5, 1]], asks: [[50_000.5, 2]] },
     });
+  });
+
+  it("lists the markets of every source with their kind, and serves each source's book and ticker", async () => {
+    const markets = MarketsResponse.parse((await getJson(`${gw.url}/v1/markets`, KEY)).body).data;
+    expect(markets.map((m) => [m.source, m.symbol, m.kind])).toEqual([
+      ["binance", "BTC-USD", "spot"],
+      ["binance", "BTC-USDT", "spot"],
+      ["binance-usdm", "BTC-USDT", "perpetual"],
+      ["hyperliquid", "BTC-USD", "perpetual"],
+      ["hyperliquid", "ETH-USD", "perpetual"],
+    ]);
+    expect(markets[2]).toMatchObject({
+      exchange: "Binance",
+      source_display_name: "Binance USDⓈ-M perpetuals",
+      event_types: ["derivative_ticker", "liquidation", "order_book", "ticker"],
+    });
+
+    const spot = await getJson(`${gw.url}/v1/markets/BTC-USDT/orderbook?source=binance`, KEY);
+    expect(spot.status).toBe(200);
+    const book = EventResponse.parse(spot.body).data;
+    expect(book).toEqual(published.find((e) => e.event_id === spotBook.event_id));
+    expect(book.payload).toMatchObject({ depth: 20, sequence: 160_000_000_001 });
+    expect((book.payload as { bids: unknown[] }).bids).toHaveLength(20);
+    const perp = await getJson(`${gw.url}/v1/markets/BTC-USDT/orderbook?source=binance-usdm`, KEY);
+    expect(EventResponse.parse(perp.body).data.event_id).toBe(perpBook.event_id);
+    const ticker = await getJson(`${gw.url}/v1/markets/BTC-USDT/ticker?source=binance-usdm`, KEY);
+    expect(EventResponse.parse(ticker.body).data.event_id).toBe(perpTicker.event_id);
+    const none = await getJson(`${gw.url}/v1/markets/BTC-USDT/ticker?source=binance`, KEY);
+    expect(none.status).toBe(404);
+  });
+
+  it("stores and serves liquidations and derivative tickers", async () => {
+    expect(ids(await allPages("/v1/events?event_type=liquidation"))).toEqual(ids(liquidations));
+    expect(
+      ids(await allPages("/v1/events?event_type=liquidation&source=binance-usdm&symbol=BTC-USDT&order=desc")),
+    ).toEqual(ids([...liquidations].reverse()));
+    const tickers = await allPages("/v1/events?event_type=derivative_ticker&symbol=BTC-USDT");
+    expect(tickers).toEqual([published.find((e) => e.event_id === funding.event_id)]);
+    expect(tickers[0]!.payload).toMatchObject({ funding_rate: 0.0001, open_interest: 12_345.5 });
+    expect(await allPages("/v1/events?event_type=liquidation&stage=market")).toEqual([]);
   });
 
   it("answers 404 for a symbol without ticker or book", async () => {

@@ -6,7 +6,7 @@ import { type Socket, connect as netConnect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MemoryEventBus, NatsEventBus } from "@market-scraper/bus";
-import { type StandardEvent, markProcessed } from "@market-scraper/events";
+import { type StandardEvent, isMarketDataType, markProcessed } from "@market-scraper/events";
 import { HealthState, type Logger, type Registry, createLogger, parseEnv } from "@market-scraper/runtime";
 import { freePort, waitFor } from "@market-scraper/testkit";
 import { type ClientOptions, WebSocket } from "ws";
@@ -265,14 +265,7 @@ export async function publishProcessed(
   bus: NatsEventBus,
   events: readonly StandardEvent[],
 ): Promise<StandardEvent[]> {
-  const out = events.map((e) =>
-    e.event_type === "trade" ||
-    e.event_type === "ticker" ||
-    e.event_type === "order_book" ||
-    e.event_type === "ohlcv"
-      ? markProcessed(e)
-      : e,
-  );
+  const out = events.map((e) => (isMarketDataType(e.event_type) ? markProcessed(e) : e));
   await Promise.all(out.map((e) => bus.publish(e)));
   await bus.flush();
   return out;

@@ -6,7 +6,10 @@ import type { NatsEventBus } from "@market-scraper/bus";
 import {
   type NatsServerHandle,
   makeConnectorStatus,
+  makeDerivativeTicker,
+  makeLiquidation,
   makeOhlcv,
+  makeOrderBook,
   makeTrades,
   startNats,
   waitFor,
@@ -264,6 +267,187 @@ describe("live page", () => {
     await docs.screenshot({ path: join(RESULTS, "api-docs.png") });
     expect(pageErrors).toEqual([]);
     await docs.close();
+  });
+});
+
+describe("live page: markets of every source", () => {
+  // BTC-USDT on Binance spot and on Binance USDⓈ-M perpetuals: one symbol, two instruments.
+  const levels = (best: number, step: number) =>
+    Array.from({ length: 12 }, (_, i): [number, number] => [best + step * i, 0.25 * (i + 1)]);
+  const spotBook = makeOrderBook({
+    source: "binance",
+    symbol: "BTC-USDT",
+    timestamp: new Date(bucket - 2 * MINUTE),
+    payload: {
+      bid: 42_000,
+      ask: 42_000.5,
+      bid_volume: 0.25,
+      ask_volume: 0.25,
+      bids: levels(42_000, -0.5),
+      asks: levels(42_000.5, 0.5),
+      depth: 20,
+      sequence: 1_000,
+    },
+  });
+  const perpBook = makeOrderBook({
+    source: "binance-usdm",
+    symbol: "BTC-USDT",
+    timestamp: new Date(bucket - 2 * MINUTE),
+    payload: {
+      bid: 42_010,
+      ask: 42_010.1,
+      bid_volume: 3,
+      ask_volume: 1,
+      bids: [
+        [42_010, 3],
+        [42_009.9, 1.5],
+      ],
+      asks: [[42_010.1, 1]],
+      sequence: 77,
+    },
+  });
+  const funding = makeDerivativeTicker({
+    source: "binance-usdm",
+    symbol: "BTC-USDT",
+    timestamp: new Date(bucket - 2 * MINUTE),
+    payload: { funding_rate: 0.000125, mark_price: 42_011.5, open_interest: 81_234.5 },
+  });
+  const liquidation = makeLiquidation({
+    source: "binance-usdm",
+    symbol: "BTC-USDT",
+    timestamp: new Date(bucket - 3 * MINUTE),
+    payload: { side: "sell", price: 41_900, volume: 2.5 },
+  });
+  const spotTrades = makeTrades(2, { source: "binance", symbol: "BTC-USDT", startMs: bucket - 5 * MINUTE });
+
+  const bookRows = async (page: Page, side: "bids" | "asks") =>
+    Promise.all(
+      (await page.locator(`#book tbody.${side} tr`).all()).map(async (row) => [
+        Number(await row.getAttribute("data-price")),
+        Number(await row.getAttribute("data-cumulative")),
+      ]),
+    );
+
+  it("picks a source, shows that market's book depth (cumulative sizes), funding and liquidations, live", async () => {
+    await publishProcessed(publisher, [spotBook, perpBook, funding, liquidation, ...spotTrades]);
+    await waitFor(
+      async () => {
+        const { body } = await getJson<{ data: { source: string; symbol: string }[] }>(
+          `${gw.url}/v1/markets`,
+          KEY,
+        );
+        const usdm = (await getJson<{ data: unknown[] }>(`${gw.url}/v1/events?event_type=liquidation`, KEY))
+          .body;
+        return body.data.filter((m) => m.symbol === "BTC-USDT").length === 2 && usdm.data.length === 1;
+      },
+      { timeoutMs: 20_000, message: "both markets of BTC-USDT to be stored" },
+    );
+    const page = await openPage(`/?source=binance&symbol=BTC-USDT&api_key=${KEY}`);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 20_000 });
+    await page.waitForSelector("#connection[data-state=open]");
+
+    // The picker lists every source with markets, by their names; the symbols are the source's.
+    const sources = await Promise.all(
+      (await page.locator("#source option").all()).map(async (option) => [
+        await option.getAttribute("value"),
+        await option.textContent(),
+      ]),
+    );
+    expect(sources).toEqual([
+      ["binance", "Binance spot"],
+      ["binance-usdm", "Binance USDⓈ-M perpetuals"],
+      ["hyperliquid", "Hyperliquid"],
+    ]);
+    expect(await page.locator("#symbol option").allTextContents()).toEqual(["BTC-USDT"]);
+    expect(await page.locator("#chart-source").textContent()).toBe("Binance spot · spot");
+
+    // Depth: the best 10 levels a side, asks above the spread (best nearest it), cumulative sizes.
+    await expect.poll(() => page.locator("#book").getAttribute("data-sequence")).toBe("1000");
+    const cumulative = (n: number) => Math.round(0.25 * ((n * (n + 1)) / 2) * 1e8) / 1e8;
+    expect(await bookRows(page, "bids")).toEqual(
+      Array.from({ length: 10 }, (_, i) => [42_000 - 0.5 * i, cumulative(i + 1)]),
+    );
+    expect(await bookRows(page, "asks")).toEqual(
+      Array.from({ length: 10 }, (_, i) => [42_000.5 + 0.5 * i, cumulative(i + 1)]).reverse(),
+    );
+    expect(await page.locator("#spread").textContent()).toBe("spread 0.5");
+    expect(await page.locator("#trades tbody tr").count()).toBe(spotTrades.length);
+    expect(await page.locator("#derivatives").isHidden()).toBe(true);
+    expect(await page.locator("#liquidations-panel").isHidden()).toBe(true);
+
+    // A newer book arrives live; an older one (lower sequence) after it is ignored.
+    const live = makeOrderBook({
+      source: "binance",
+      symbol: "BTC-USDT",
+      timestamp: new Date(bucket - MINUTE),
+      payload: {
+        bid: 42_001,
+        ask: 42_001.5,
+        bid_volume: 2,
+        ask_volume: 1,
+        bids: [
+          [42_001, 2],
+          [42_000.5, 0.5],
+        ],
+        asks: [[42_001.5, 1]],
+        sequence: 1_001,
+      },
+    });
+    const stale = makeOrderBook({
+      source: "binance",
+      symbol: "BTC-USDT",
+      timestamp: new Date(bucket - MINUTE),
+      payload: { sequence: 999 },
+    });
+    await publishProcessed(publisher, [live]);
+    await expect.poll(() => page.locator("#book").getAttribute("data-sequence")).toBe("1001");
+    await publishProcessed(publisher, [stale]);
+    expect(await bookRows(page, "bids")).toEqual([
+      [42_001, 2],
+      [42_000.5, 2.5],
+    ]);
+    expect(await bookRows(page, "asks")).toEqual([[42_001.5, 1]]);
+    await page.screenshot({ path: join(RESULTS, "live-page-depth.png") });
+
+    // The perpetual of the same symbol: its own book, its funding and its liquidations.
+    await page.selectOption("#source", "binance-usdm");
+    await expect.poll(() => page.locator("#book").getAttribute("data-sequence")).toBe("77");
+    expect(new URL(page.url()).searchParams.get("source")).toBe("binance-usdm");
+    expect(await page.locator("#symbol").inputValue()).toBe("BTC-USDT");
+    expect(await page.locator("#chart-source").textContent()).toBe("Binance USDⓈ-M perpetuals · perpetual");
+    expect(await bookRows(page, "bids")).toEqual([
+      [42_010, 3],
+      [42_009.9, 4.5],
+    ]);
+    await expect.poll(() => page.locator("#derivatives").isVisible()).toBe(true);
+    expect(await page.locator("#funding-rate").textContent()).toBe("0.0125%");
+    expect(await page.locator("#open-interest").textContent()).toBe((81_234.5).toLocaleString("en-US"));
+    expect(await page.locator("#liquidations tbody tr").count()).toBe(1);
+    expect(await page.locator("#liquidations tbody tr td.side").textContent()).toBe("sell");
+    expect(await page.locator("#trades tbody tr").count()).toBe(0);
+
+    // Live funding and a live liquidation of this market; the spot market's book does not leak in.
+    await publishProcessed(publisher, [
+      makeDerivativeTicker({
+        source: "binance-usdm",
+        symbol: "BTC-USDT",
+        timestamp: new Date(bucket),
+        payload: { funding_rate: -0.0001, mark_price: 42_020 },
+      }),
+      makeLiquidation({ source: "binance-usdm", symbol: "BTC-USDT", timestamp: new Date(bucket) }),
+      makeOrderBook({
+        source: "binance",
+        symbol: "BTC-USDT",
+        timestamp: new Date(bucket),
+        payload: { sequence: 5_000 },
+      }),
+    ]);
+    await expect.poll(() => page.locator("#funding-rate").textContent()).toBe("-0.0100%");
+    await expect.poll(() => page.locator("#liquidations tbody tr").count()).toBe(2);
+    expect(await page.locator("#book").getAttribute("data-sequence")).toBe("77");
+    await page.screenshot({ path: join(RESULTS, "live-page-perpetual.png") });
+    expect(pageErrors).toEqual([]);
+    await page.close();
   });
 });
 

@@ -108,7 +108,14 @@ describe("Processor (the seed API)", () => {
       new OhlcvProcessor(null, { intervals: ["1m"] }),
     ]);
     expect(pipeline.name).toBe("validate+dedup+ohlcv");
-    expect([...pipeline.eventTypes].sort()).toEqual(["ohlcv", "order_book", "ticker", "trade"]);
+    expect([...pipeline.eventTypes].sort()).toEqual([
+      "derivative_ticker",
+      "liquidation",
+      "ohlcv",
+      "order_book",
+      "ticker",
+      "trade",
+    ]);
     await pipeline.start();
     const t1 = makeTrade({ timestamp: "2024-01-15T10:30:05Z", payload: { trade_id: "1", volume: 0.1 } });
     const dup = { ...t1, event_id: "0190f000-0000-7000-8000-000000000001" };

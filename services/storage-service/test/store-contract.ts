@@ -1,5 +1,14 @@
 import { type Stage, type StandardEvent, markProcessed, stageOf } from "@market-scraper/events";
-import { makeError, makeHeartbeat, makeOhlcv, makeTicker, makeTrade } from "@market-scraper/testkit";
+import {
+  makeDerivativeTicker,
+  makeError,
+  makeHeartbeat,
+  makeLiquidation,
+  makeOhlcv,
+  makeOrderBook,
+  makeTicker,
+  makeTrade,
+} from "@market-scraper/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StorageQueries } from "../src/query/storage-queries.js";
 import { eventRow, isoToMicros } from "../src/store/event-row.js";
@@ -220,6 +229,75 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         json(newest),
       ]);
       expect((await queries.latest({ event_type: "ticker", stage: "processed" })).data).toEqual([]);
+    });
+
+    it("the latest order book of one source: the newest time, then the highest exchange sequence", async () => {
+      const at = (ms: number) => new Date(T0 + ms).toISOString();
+      const book = (source: string, ms: number, sequence: unknown, event_id: string) =>
+        ({
+          ...makeOrderBook({ source, symbol: "BTC-USDT", timestamp: at(ms), event_id }),
+          payload: { ...makeOrderBook({ symbol: "BTC-USDT", timestamp: at(ms) }).payload, sequence },
+        }) as StandardEvent;
+      // Two books in one millisecond: the higher sequence is the newer, whatever the ids say.
+      const older = book("binance", 1000, 10, "ffffffff-ffff-7fff-bfff-ffffffffffff");
+      const newer = book("binance", 1000, 11, "00000000-0000-7000-8000-000000000001");
+      const earlier = book("binance", 0, 99, "00000000-0000-7000-8000-000000000002");
+      // A sequence that is not a number (never valid, but stored by no schema check) does not count.
+      const textual = book("binance", 1000, "zzz", "ffffffff-ffff-7fff-bfff-fffffffffffe");
+      const perp = book("binance-usdm", 500, 5, "00000000-0000-7000-8000-000000000003");
+      await store.insert([older, newer, earlier, textual, perp].map((e) => rowOf(e)));
+      const one = { event_type: "order_book", symbol: "BTC-USDT" } as const;
+      expect((await queries.latest({ ...one, source: "binance" })).data).toEqual([json(newer)]);
+      expect((await queries.latest({ ...one, source: "binance-usdm" })).data).toEqual([json(perp)]);
+      expect((await queries.latest(one)).data).toEqual([json(newer), json(perp)]);
+      expect((await queries.latest({ ...one, source: "binance", stage: "processed" })).data).toEqual([]);
+    });
+
+    it("stores liquidations and derivative tickers and answers queries on them", async () => {
+      const at = (ms: number) => new Date(T0 + ms).toISOString();
+      const liquidations = [0, 1, 2].map((i) =>
+        makeLiquidation({ source: "bybit-linear", symbol: "BTC-USDT", timestamp: at(i * 1000) }),
+      );
+      const otherLiquidation = makeLiquidation({
+        source: "binance-usdm",
+        symbol: "ETH-USDT",
+        timestamp: at(0),
+      });
+      const tickers = [0, 1].map((i) =>
+        makeDerivativeTicker({
+          source: "bybit-linear",
+          symbol: "BTC-USDT",
+          timestamp: at(i * 1000),
+          payload: { funding_rate: 0.0001 * (i + 1) },
+        }),
+      );
+      const processed = markProcessed(liquidations[0]!, T0);
+      await store.insert(
+        [...liquidations, otherLiquidation, ...tickers].map((e) => rowOf(e)).concat(rowOf(processed)),
+      );
+      expect(
+        (await queries.events({ event_type: "liquidation", source: "bybit-linear", stage: "market" })).data,
+      ).toEqual(liquidations.map(json));
+      expect((await queries.events({ event_type: "liquidation", stage: "processed" })).data).toEqual([
+        json(processed),
+      ]);
+      expect((await queries.events({ event_type: "liquidation", symbol: "ETH-USDT" })).data).toEqual([
+        json(otherLiquidation),
+      ]);
+      expect(
+        (
+          await queries.latest({
+            event_type: "derivative_ticker",
+            source: "bybit-linear",
+            symbol: "BTC-USDT",
+          })
+        ).data,
+      ).toEqual([json(tickers[1]!)]);
+      const markets = (await queries.markets({ source: "bybit-linear" })).data;
+      expect(markets.map((m) => [m.symbol, m.event_types])).toEqual([
+        ["BTC-USDT", ["derivative_ticker", "liquidation"]],
+      ]);
+      expect((await queries.stats({})).by_type).toEqual({ liquidation: 5, derivative_ticker: 2 });
     });
 
     it("serves candles by symbol, interval, stage and range", async () => {

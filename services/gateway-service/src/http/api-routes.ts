@@ -3,7 +3,9 @@ import {
   DEFAULT_PAGE_LIMIT,
   type EventType,
   type StandardEvent,
+  instrumentKindOf,
   isMarketDataType,
+  sourceInfo,
 } from "@market-scraper/events";
 import type { z } from "zod";
 import type { StorageClient } from "../storage/storage-client.js";
@@ -90,7 +92,8 @@ async function latestOf(
 }
 
 /**
- * `/v1/events`' stage when none is given: for a market-data type (trade, ticker, order_book, ohlcv),
+ * `/v1/events`' stage when none is given: for a market-data type (trade, ticker, order_book, ohlcv,
+ * liquidation, derivative_ticker),
  * `processed`, one row per event as the `/v1/markets/{symbol}/…` routes answer (the raw copy of each is
  * also stored, under `market`); for any other type or none, every stage.
  */
@@ -115,7 +118,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
       "Every stored event matching the filter. Pages hold `limit` events; pass `next_cursor` as `cursor` " +
       "with the same filter for the next one (null on the last page). Market data is stored twice: as " +
       "the connectors published it (`stage=market`) and as the processors passed it on (`processed`). " +
-      "With a market-data `event_type` (trade, ticker, order_book, ohlcv) and no `stage`, only " +
+      "With a market-data `event_type` (trade, ticker, order_book, ohlcv, liquidation, " +
+      "derivative_ticker) and no `stage`, only " +
       "`processed` events are returned, one per trade; pass `stage=market` for the raw ones. Without " +
       "`event_type` and `stage`, every stage is returned, so a trade appears once per stage.",
     tag: "history",
@@ -134,7 +138,10 @@ export const API_ROUTES: readonly ApiRoute[] = [
   route({
     operationId: "listMarkets",
     path: "/v1/markets",
-    summary: "Symbols and sources seen, with their latest ticker",
+    summary: "Markets (source, symbol) seen, with their kind and latest ticker",
+    description:
+      "Every (source, symbol) with stored market data, of every source: `(source, symbol)` names one " +
+      "instrument (`BTC-USDT` on `binance` is spot, on `binance-usdm` the perpetual), `kind` says which.",
     tag: "markets",
     query: MarketsParams,
     response: MarketsResponse,
@@ -150,10 +157,16 @@ export const API_ROUTES: readonly ApiRoute[] = [
         if (typeof symbol === "string") bySymbol.set(`${ticker.source}\u0000${symbol}`, ticker);
       }
       return {
-        data: markets.data.map((m) => ({
-          ...m,
-          ticker: bySymbol.get(`${m.source}\u0000${m.symbol}`) ?? null,
-        })),
+        data: markets.data.map((m) => {
+          const info = sourceInfo(m.source);
+          return {
+            ...m,
+            kind: instrumentKindOf(m.source, m.symbol) ?? null,
+            exchange: info?.exchange ?? null,
+            source_display_name: info?.display_name ?? null,
+            ticker: bySymbol.get(`${m.source}\u0000${m.symbol}`) ?? null,
+          };
+        }),
         next_cursor: null,
       };
     },
@@ -206,6 +219,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     operationId: "getTicker",
     path: "/v1/markets/{symbol}/ticker",
     summary: "Latest ticker of a symbol",
+    description:
+      "The newest ticker of the symbol: of `source` when given (one instrument), else of any source.",
     tag: "markets",
     params: SymbolPath,
     query: LatestParams,
@@ -217,6 +232,12 @@ export const API_ROUTES: readonly ApiRoute[] = [
     operationId: "getOrderBook",
     path: "/v1/markets/{symbol}/orderbook",
     summary: "Latest order book of a symbol",
+    description:
+      "The newest order book of the symbol: of `source` when given (one instrument; pass it, as the " +
+      "same symbol is listed by several sources), else of any source. `payload.bids` / `payload.asks` " +
+      "hold the depth, `[price, size]` best first (up to the connector's `<NAME>_BOOK_DEPTH` levels); " +
+      "`payload.sequence` is the exchange's sequence of the last update in it. Books of one millisecond " +
+      "are ordered by that sequence.",
     tag: "markets",
     params: SymbolPath,
     query: LatestParams,

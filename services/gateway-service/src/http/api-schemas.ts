@@ -4,6 +4,8 @@ import {
   EVENT_TYPES,
   EventPage,
   type EventType,
+  INSTRUMENT_KINDS,
+  type InstrumentKind,
   Interval,
   MAX_PAGE_LIMIT,
   Market,
@@ -219,7 +221,7 @@ const streamFilter = {
 };
 const streamCommon = {
   conflate: flagParam(
-    "when the client falls behind, keep only the latest ticker and order book per source and symbol instead of disconnecting",
+    "when the client falls behind, keep only the latest ticker, order book and derivative ticker per source and symbol instead of disconnecting",
   ).optional(),
   api_key: text()
     .max(256)
@@ -236,6 +238,17 @@ export const EventPageResponse = EventPage.meta({
 });
 
 export const MarketSummary = Market.extend({
+  kind: z
+    .enum(INSTRUMENT_KINDS as [InstrumentKind, ...InstrumentKind[]])
+    .nullable()
+    .meta({
+      description: "spot or perpetual (from the source registry); null for a source it does not know",
+    }),
+  exchange: z.string().nullable().meta({ description: "the exchange, e.g. Binance; null when unknown" }),
+  source_display_name: z
+    .string()
+    .nullable()
+    .meta({ description: "the source as a person reads it, e.g. Binance USDⓈ-M perpetuals" }),
   ticker: StandardEventSchema.nullable().meta({ description: "the latest ticker event, if any" }),
 });
 export const MarketsResponse = z.object({ data: z.array(MarketSummary), next_cursor: z.null() });

@@ -35,6 +35,18 @@ describe("buildOpenApiDocument", () => {
     expect(doc.components.schemas).toHaveProperty(["TradeEvent"]);
   });
 
+  it("documents liquidation and derivative_ticker: schemas, the event_type filter, the markets' kind", () => {
+    const doc = buildOpenApiDocument({ version: "1.0.0", routes: API_ROUTES, secured: false }) as Doc;
+    expect(doc.components.schemas).toHaveProperty(["LiquidationEvent"]);
+    expect(doc.components.schemas).toHaveProperty(["DerivativeTickerEvent"]);
+    const text = JSON.stringify(doc);
+    expect(text).toContain('"liquidation","derivative_ticker"');
+    const markets = JSON.stringify(doc.paths["/v1/markets"]);
+    expect(`${markets}${JSON.stringify(doc.components.schemas)}`).toMatch(/"kind":\{[^}]*"spot","perpetual"/);
+    const orderbook = JSON.stringify(doc.paths["/v1/markets/{symbol}/orderbook"]);
+    expect(orderbook).toContain("payload.sequence");
+  });
+
   it("adds the security requirement when keys are configured", () => {
     const doc = buildOpenApiDocument({ version: "1.0.0", routes: API_ROUTES, secured: true }) as Doc;
     expect(doc.paths["/v1/events"]!.get.security).toEqual([{ bearerAuth: [] }, { apiKeyHeader: [] }]);

@@ -100,7 +100,7 @@ Server frames:
 - \`{"type":"pong"}\`
 - \`{"type":"error","error":{"code","message"}}\` for a bad message (codes BAD_REQUEST, NOT_FOUND, LIMIT_EXCEEDED); the socket stays open.
 
-Close codes: 1008 \`SLOW_CONSUMER\` (the client did not keep up: more than GATEWAY_STREAM_BUFFER events waited for it, or it was among the slowest while the gateway's stream buffers were at GATEWAY_STREAM_MEMORY), 1001 \`SHUTTING_DOWN\`, 1009 (a message larger than GATEWAY_WS_MAX_MESSAGE). With \`conflate=true\`, a client that falls behind gets only the latest ticker and order book per source and symbol instead of being cut for them.`;
+Close codes: 1008 \`SLOW_CONSUMER\` (the client did not keep up: more than GATEWAY_STREAM_BUFFER events waited for it, or it was among the slowest while the gateway's stream buffers were at GATEWAY_STREAM_MEMORY), 1001 \`SHUTTING_DOWN\`, 1009 (a message larger than GATEWAY_WS_MAX_MESSAGE). With \`conflate=true\`, a client that falls behind gets only the latest ticker, order book and derivative ticker per source and symbol instead of being cut for them.`;
 
 const SSE_DESCRIPTION = `Server-sent events with the same filters as the WebSocket (comma-separated lists).
 The stream starts with \`event: subscribed\` (the filter), then one unnamed message per event (\`id:\` the event_id, \`data:\` the event JSON), \`: ping\` comments as keep-alive, and ends with \`event: close\` and \`data: {"error":{"code","message"}}\` (SLOW_CONSUMER, SHUTTING_DOWN) when the gateway closes it.`;

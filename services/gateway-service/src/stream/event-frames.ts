@@ -45,12 +45,14 @@ export class EventFrames {
   }
 
   /**
-   * Latest-value data (tickers and books) can be conflated per source and symbol: a newer value makes
-   * an unsent older one worthless. Other events (trades, candles, status) are never conflated.
+   * Latest-value data (tickers, books, derivative tickers) can be conflated per source and symbol: a
+   * newer value makes an unsent older one worthless. Other events (trades, liquidations, candles,
+   * status) are never conflated.
    */
   get conflationKey(): string | undefined {
     const { event_type, source } = this.event;
-    if (event_type !== "ticker" && event_type !== "order_book") return undefined;
+    if (event_type !== "ticker" && event_type !== "order_book" && event_type !== "derivative_ticker")
+      return undefined;
     const symbol = (this.event.payload as { symbol?: unknown }).symbol;
     return `${event_type}\u0000${source}\u0000${typeof symbol === "string" ? symbol : ""}`;
   }

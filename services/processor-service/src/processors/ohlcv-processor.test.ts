@@ -106,6 +106,38 @@ describe("OhlcvProcessor on a recorded sequence", () => {
     );
   });
 
+  it("aggregates the trades of any source the same way, one instrument per (source, symbol)", () => {
+    // BTC-USDT on binance (spot) and binance-usdm (perpetual) are two instruments: two candles.
+    const ohlcv = new OhlcvProcessor(null, { intervals: ["1m"] });
+    const sources = ["binance", "binance-usdm", "bybit-spot", "bybit-linear", "hyperliquid"];
+    const candles: StandardEvent[] = [];
+    for (const [i, source] of sources.entries()) {
+      const t = (id: string, timestamp: string, price: number) =>
+        trade({ trade_id: id, timestamp, price, volume: 0.5 }, "BTC-USDT", source);
+      ohlcv.process(t("a", "2024-01-15T10:00:01.000Z", 100 + i));
+      ohlcv.process(t("b", "2024-01-15T10:00:30.000Z", 110 + i));
+      candles.push(
+        ...ohlcv.process(t("c", "2024-01-15T10:01:00.000Z", 90)).filter((e) => e.event_type === "ohlcv"),
+      );
+    }
+    expect(candles.map((c) => [c.source, candleFields(c)])).toEqual(
+      sources.map((source, i) => [
+        source,
+        {
+          interval: "1m",
+          timestamp: "2024-01-15T10:00:00.000Z",
+          open: 100 + i,
+          high: 110 + i,
+          low: 100 + i,
+          close: 110 + i,
+          volume: 1,
+          trades: 2,
+        },
+      ]),
+    );
+    expect(new Set(candles.map((c) => c.event_id)).size).toBe(sources.length);
+  });
+
   it("emits partial candles (closed: false) while a bucket is open when asked", () => {
     const ohlcv = new OhlcvProcessor(null, { intervals: ["1m"], partial: true });
     const a = ohlcv.process(

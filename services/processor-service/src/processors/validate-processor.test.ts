@@ -1,5 +1,12 @@
 import type { StandardEvent } from "@market-scraper/events";
-import { makeOhlcv, makeOrderBook, makeTicker, makeTrade } from "@market-scraper/testkit";
+import {
+  makeDerivativeTicker,
+  makeLiquidation,
+  makeOhlcv,
+  makeOrderBook,
+  makeTicker,
+  makeTrade,
+} from "@market-scraper/testkit";
 import { describe, expect, it } from "vitest";
 import { VALIDATION_FAILED, ValidateProcessor } from "./validate-processor.js";
 
@@ -23,6 +30,46 @@ function withPayload<E extends StandardEvent>(event: E, payload: Record<string, 
 describe("ValidateProcessor", () => {
   it("passes valid events of every market type unchanged", () => {
     for (const e of [makeTrade(), makeTicker(), makeOrderBook(), makeOhlcv()]) expect(ruleOf(e)).toBeNull();
+    for (const e of [makeLiquidation(), makeDerivativeTicker()]) expect(ruleOf(e)).toBeNull();
+    // A next funding time is in the future by nature: no future rule for it.
+    const later = makeDerivativeTicker({ payload: { next_funding_time: "2024-01-16T00:00:00Z" } });
+    expect(ruleOf(later)).toBeNull();
+  });
+
+  it.each([
+    [
+      "liquidation zero price",
+      withPayload(makeLiquidation(), { price: 0 }),
+      "price_positive",
+      "payload.price",
+    ],
+    [
+      "liquidation negative volume",
+      withPayload(makeLiquidation(), { volume: -1 }),
+      "volume_non_negative",
+      "payload.volume",
+    ],
+    ["liquidation side", withPayload(makeLiquidation(), { side: "long" }), "schema", "payload.side"],
+    [
+      "negative mark price",
+      withPayload(makeDerivativeTicker(), { mark_price: -1 }),
+      "price_positive",
+      "payload.mark_price",
+    ],
+    [
+      "negative open interest",
+      withPayload(makeDerivativeTicker(), { open_interest: -2 }),
+      "volume_non_negative",
+      "payload.open_interest",
+    ],
+    [
+      "derivative ticker without values",
+      { ...makeDerivativeTicker(), payload: { symbol: "BTC-USD", timestamp: "2024-01-15T10:30:00Z" } },
+      "schema",
+      "payload",
+    ],
+  ])("derivatives: %s → %s", (_name, event, rule, field) => {
+    expect(ruleOf(event as StandardEvent)).toEqual({ rule, field });
   });
 
   it.each([

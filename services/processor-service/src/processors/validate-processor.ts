@@ -40,12 +40,16 @@ const PRICE_FIELDS: Record<string, readonly string[]> = {
   ticker: ["price", "bid", "ask"],
   order_book: ["bid", "ask"],
   ohlcv: ["open", "high", "low", "close"],
+  liquidation: ["price"],
+  derivative_ticker: ["mark_price", "index_price"],
 };
 const VOLUME_FIELDS: Record<string, readonly string[]> = {
   trade: ["volume"],
   ticker: ["volume", "bid_volume", "ask_volume"],
   order_book: ["bid_volume", "ask_volume"],
   ohlcv: ["volume"],
+  liquidation: ["volume"],
+  derivative_ticker: ["open_interest", "open_interest_value"],
 };
 
 /**

@@ -64,6 +64,16 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
+/**
+ * The order `latest` picks the newest row in: time, then the exchange's sequence of an order book
+ * (books of one millisecond), then the row key. Only a numeric sequence counts (a text one stored by an
+ * older connector must not fail the cast); NULLs go last.
+ */
+const NEWEST_FIRST = `ts DESC,
+  CASE WHEN json_typeof(body -> 'payload' -> 'sequence') = 'number'
+       THEN (body -> 'payload' ->> 'sequence')::numeric END DESC NULLS LAST,
+  event_id DESC, stage DESC`;
+
 /** A `\u0000` escape in JSON text: one preceded by an even number of backslashes (pairs are `\\`). */
 const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
 
@@ -326,11 +336,14 @@ export class PostgresStore implements Store {
     if (filter.stage !== undefined) where.push(`stage = $${values.push(filter.stage)}`);
     if (filter.source !== undefined) where.push(`source = $${values.push(filter.source)}`);
     if (filter.symbol !== undefined) where.push(`symbol = $${values.push(filter.symbol)}`);
-    const result = await this.#query<{ body: unknown }>(
-      `SELECT DISTINCT ON (source, symbol) body FROM events WHERE ${where.join(" AND ")}
-       ORDER BY source, symbol, ts DESC, event_id DESC, stage DESC`,
-      values,
-    );
+    // One instrument: LIMIT 1 stops at the newest row of the (event_type, source, symbol, ts) index;
+    // DISTINCT ON would read all of its rows (an order book is stored ten times a second).
+    const sql =
+      filter.source !== undefined && filter.symbol !== undefined
+        ? `SELECT body FROM events WHERE ${where.join(" AND ")} ORDER BY ${NEWEST_FIRST} LIMIT 1`
+        : `SELECT DISTINCT ON (source, symbol) body FROM events WHERE ${where.join(" AND ")}
+           ORDER BY source, symbol, ${NEWEST_FIRST}`;
+    const result = await this.#query<{ body: unknown }>(sql, values);
     return result.rows.map((r) => r.body);
   }
 
