@@ -6,6 +6,7 @@ import {
   EventType as Types,
   MARKET_DATA_TYPES,
   StandardEvent as Events,
+  errorMessage,
   isMarketDataType,
   markProcessed,
   receivedAtOf,
@@ -86,9 +87,7 @@ function isEventList(result: StandardEvent | readonly StandardEvent[]): result i
   return Array.isArray(result);
 }
 
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+export { errorMessage };
 
 /**
  * The seed's Processor API: subclass it, implement `process`, then `new MyProcessor(bus)` and

@@ -1,4 +1,5 @@
 import {
+  MarketScraperError,
   EventType,
   STAGES,
   type Stage,
@@ -30,14 +31,8 @@ import { DATABASE_HEALTH_CHECK, DatabaseOutage, insertWithRetry } from "./insert
 import { Signal, sleep } from "./signal.js";
 
 /** A durable consumer exists with another filter: delete it or use another `STORAGE_DURABLE`. */
-export class IngestError extends Error {
+export class IngestError extends MarketScraperError<"CONSUMER_CONFLICT"> {
   override readonly name = "IngestError";
-  constructor(
-    readonly code: "CONSUMER_CONFLICT",
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** Health check the ingest keeps: false while the database fails (we stop pulling and retry). */
