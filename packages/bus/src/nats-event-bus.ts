@@ -91,6 +91,8 @@ export interface NatsEventBusOptions extends RetryOptions {
   durableStart?: "all" | "new";
   /** How long `close()` waits for unsent publishes. Default 10 s. */
   closeTimeoutMs?: number;
+  /** Randomness of the publish retry backoff's jitter (`backoffDelay`); default `Math.random`. */
+  random?: () => number;
 }
 
 interface DurableFilter {
@@ -177,6 +179,7 @@ export class NatsEventBus implements EventBus {
       coreMsgId: o.coreMsgId ?? false,
       logger: this.#logger,
       metrics: this.#metrics,
+      ...(o.random === undefined ? {} : { random: o.random }),
     });
     void this.#watchStatus(nc);
     if ((o.publishMode ?? "jetstream") === "jetstream") await this.#confirmAckSubscription(nc);
@@ -445,14 +448,11 @@ export class NatsEventBus implements EventBus {
       } catch (err) {
         consumer = null;
         if (state.stopped) break;
-        this.#logger.warn({ err: errorMessage(err), stream, durable }, "pull failed; retrying");
+        this.#logger.warn({ err, stream, durable }, "pull failed; retrying");
         await sleep(500);
         // The consumer may have been deleted (or the server may have lost it): put it back.
         await this.#ensureConsumer(stream, durable, filterSubject, maxAckPending).catch((e: unknown) =>
-          this.#logger.error(
-            { err: errorMessage(e), stream, durable },
-            "could not recreate the durable consumer",
-          ),
+          this.#logger.error({ err: e, stream, durable }, "could not recreate the durable consumer"),
         );
       }
     }

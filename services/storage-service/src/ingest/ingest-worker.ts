@@ -25,7 +25,6 @@ import type { StorageMetrics } from "../metrics.js";
 import type { EventRow } from "../store/event-row.js";
 import type { Store } from "../store/store.js";
 import { insertIsolating } from "../store/insert-isolating.js";
-import { errorMessage } from "../store/store-error.js";
 import { decodeMessage } from "./decode.js";
 import { DATABASE_HEALTH_CHECK, DatabaseOutage, insertWithRetry } from "./insert-retry.js";
 import { Signal, sleep } from "./signal.js";
@@ -274,14 +273,14 @@ export class IngestWorker {
         consumer = undefined;
         if (this.#stopping) break;
         failures++;
-        this.#log.warn({ err: errorMessage(err), consumer: spec.name }, "pull failed; retrying");
+        this.#log.warn({ err, consumer: spec.name }, "pull failed; retrying");
         await sleep(Math.min(this.#o.maxBackoffMs, 250 * 2 ** Math.min(failures, 6)));
         // After a server restart the stream or consumer may need to be put back.
         try {
           await this.#ensureStreams();
           await this.#ensureConsumer(spec);
         } catch (e) {
-          this.#log.warn({ err: errorMessage(e), consumer: spec.name }, "could not ensure the consumer");
+          this.#log.warn({ err: e, consumer: spec.name }, "could not ensure the consumer");
         }
       } finally {
         this.#reserved -= want - received;
@@ -431,7 +430,7 @@ export class IngestWorker {
       this.#log.warn({ subject: msg.subject, reason, error }, "message dead-lettered");
     } catch (err) {
       this.#log.error(
-        { err: errorMessage(err), subject: msg.subject },
+        { err, subject: msg.subject },
         "dead-lettering failed; message handed back",
       );
       msg.nak(1_000);
