@@ -429,10 +429,7 @@ export class IngestWorker {
       this.#deps.metrics.deadLetters.inc({ reason });
       this.#log.warn({ subject: msg.subject, reason, error }, "message dead-lettered");
     } catch (err) {
-      this.#log.error(
-        { err, subject: msg.subject },
-        "dead-lettering failed; message handed back",
-      );
+      this.#log.error({ err, subject: msg.subject }, "dead-lettering failed; message handed back");
       msg.nak(1_000);
     }
   }
