@@ -11,6 +11,7 @@ import {
   markProcessed,
   receivedAtOf,
 } from "@market-scraper/events";
+import { z } from "zod";
 import { deterministicId } from "./deterministic-id.js";
 import { ProcessorError } from "./processor-error.js";
 
@@ -160,6 +161,14 @@ export abstract class Processor {
   /** The state kept for one (source, symbol), as JSON, for a checkpoint; `undefined` when none. */
   exportState(_source: string, _symbol: string): unknown {
     return undefined;
+  }
+
+  /**
+   * What `exportState` returns, as a schema: a checkpoint whose state does not match it is corrupt
+   * (reported, and the key starts clean) and never reaches `importState`. Default: any value.
+   */
+  get stateSchema(): z.ZodType {
+    return z.unknown();
   }
 
   /**

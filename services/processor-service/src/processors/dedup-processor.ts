@@ -1,5 +1,6 @@
 import type { EventBus } from "@market-scraper/bus";
 import { type EventType, type StandardEvent, EventType as Types } from "@market-scraper/events";
+import { z } from "zod";
 import { Processor, type ProcessorOptions } from "../processor.js";
 import { ProcessorError } from "../processor-error.js";
 
@@ -12,6 +13,8 @@ export interface DedupOptions extends ProcessorOptions {
 export interface DedupState {
   keys: string[];
 }
+
+const DedupStateSchema = z.object({ keys: z.array(z.string()) });
 
 /**
  * Drops repeats of the same trade: same source and symbol, and the same `trade_id` — or, for a trade
@@ -68,6 +71,10 @@ export class DedupProcessor extends Processor {
       this.#seen.set(k, set);
     }
     return set;
+  }
+
+  override get stateSchema(): z.ZodType<DedupState> {
+    return DedupStateSchema;
   }
 
   override exportState(source: string, symbol: string): DedupState | undefined {
