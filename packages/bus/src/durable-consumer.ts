@@ -269,7 +269,7 @@ export class DurableConsumer {
       await publishDeadLetter(sink.hub, send, full, `dl-${msg.info.stream}-${msg.seq}-${this.name}`);
     } catch (err) {
       this.#log.error(
-        { err: errorMessage(err), subject: msg.subject, durable: this.name },
+        { err, subject: msg.subject, durable: this.name },
         "dead-lettering failed; message handed back",
       );
       this.nak(msg, backoffDelay(msg.info.deliveryCount, this.#o.backoff, this.#o.random));
@@ -472,7 +472,7 @@ export class DurableConsumer {
         } catch (err) {
           const delay = backoffDelay(++failures, backoff, this.#o.random);
           this.#log.warn(
-            { err: errorMessage(err), stream: this.stream, durable: this.name, retry_in_ms: delay },
+            { err, stream: this.stream, durable: this.name, retry_in_ms: delay },
             "could not open the consumer; retrying",
           );
           await this.#waitForRoom(delay);
@@ -510,7 +510,7 @@ export class DurableConsumer {
         failures++;
         const delay = backoffDelay(failures, backoff, this.#o.random);
         this.#log.warn(
-          { err: errorMessage(err), stream: this.stream, durable: this.name, retry_in_ms: delay },
+          { err, stream: this.stream, durable: this.name, retry_in_ms: delay },
           "pull failed; retrying",
         );
         await this.#waitForRoom(delay);
@@ -523,7 +523,7 @@ export class DurableConsumer {
           .then(() => this.#ensureConsumer())
           .catch((e: unknown) =>
             this.#log.warn(
-              { err: errorMessage(e), stream: this.stream, durable: this.name },
+              { err: e, stream: this.stream, durable: this.name },
               "could not ensure the durable consumer",
             ),
           );

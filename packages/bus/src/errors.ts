@@ -1,3 +1,7 @@
+import { MarketScraperError } from "@market-scraper/events";
+
+export { errorMessage } from "@market-scraper/events";
+
 export type BusErrorCode =
   | "BUS_CLOSED"
   | "QUEUE_FULL"
@@ -8,18 +12,6 @@ export type BusErrorCode =
   | "DISCONNECTED";
 
 /** An error raised by an `EventBus`; `code` is from a closed set. */
-export class BusError extends Error {
+export class BusError extends MarketScraperError<BusErrorCode> {
   override readonly name = "BusError";
-  readonly code: BusErrorCode;
-
-  constructor(code: BusErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
-}
-
-/** Normalizes anything thrown into a message string for logs and error events. */
-export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return typeof err === "string" ? err : JSON.stringify(err);
 }

@@ -5,21 +5,22 @@ import {
   createInbox,
   headers,
 } from "@nats-io/transport-node";
+import { MarketScraperError } from "@market-scraper/events";
 
 /**
  * A JetStream publish the server answered with an error (`{"error":{…}}`), or no stream took
  * (`503` no responders), or no answer came in time (`408`). `code` is the HTTP-like status, `errCode`
  * JetStream's own error code when the server gave one.
  */
-export class JetStreamPublishError extends Error {
+export class JetStreamPublishError extends MarketScraperError<number> {
   override readonly name = "JetStreamPublishError";
 
   constructor(
-    readonly code: number,
+    code: number,
     message: string,
     readonly errCode?: number,
   ) {
-    super(message);
+    super(code, message);
   }
 
   /** No stream answered (yet), the server is busy, or the ack is late: sending again may succeed. */

@@ -74,6 +74,8 @@ export interface NatsEventBusOptions extends RetryOptions {
   durableStart?: "all" | "new";
   /** How long `close()` waits for unsent publishes. Default 10 s. */
   closeTimeoutMs?: number;
+  /** Randomness of the publish retry backoff's jitter (`backoffDelay`); default `Math.random`. */
+  random?: () => number;
 }
 
 /**
@@ -145,6 +147,7 @@ export class NatsEventBus implements EventBus {
       coreMsgId: o.coreMsgId ?? false,
       logger: this.#logger,
       metrics: this.#metrics,
+      ...(o.random === undefined ? {} : { random: o.random }),
     });
     void this.#watchStatus(nc);
     if ((o.publishMode ?? "jetstream") === "jetstream") await this.#confirmAckSubscription(nc);

@@ -6,6 +6,7 @@ import {
   PermissionViolationError,
   headers,
 } from "@nats-io/transport-node";
+import { backoffDelay } from "./backoff.js";
 import { BoundedQueue } from "./bounded-queue.js";
 import { BusError, errorMessage } from "./errors.js";
 import type { BusMetrics } from "./event-bus.js";
@@ -31,7 +32,12 @@ export interface NatsPublisherOptions {
   coreMsgId: boolean;
   logger: BusLogger;
   metrics: BusMetrics;
+  /** Randomness of the retry backoff's jitter; default `Math.random`. */
+  random?: () => number;
 }
+
+/** Pause after consecutive failed publishes: 50 ms doubling up to 2 s, jittered (`backoffDelay`). */
+export const PUBLISH_RETRY_BACKOFF = { initialMs: 50, maxMs: 2_000 } as const;
 
 /** Errors that retrying cannot fix: the message is given up (counted as dropped, logged). */
 function isPermanent(err: unknown): boolean {
@@ -230,21 +236,22 @@ export class NatsPublisher {
     // A failure while disconnected says nothing about the server: the reconnect sends it again.
     if (!this.#connected) return;
     this.#consecutiveFailures++;
+    let retryInMs: number | undefined;
+    if (!this.#paused) {
+      this.#paused = true;
+      retryInMs = backoffDelay(this.#consecutiveFailures, PUBLISH_RETRY_BACKOFF, this.options.random);
+      setTimeout(() => {
+        this.#paused = false;
+        this.#pump();
+      }, retryInMs).unref();
+    }
     const now = Date.now();
     if (now - this.#lastFailureLog > 5000) {
       this.#lastFailureLog = now;
       this.options.logger.warn(
-        { err: errorMessage(err), subject: item.subject, pending: this.pending },
+        { err, subject: item.subject, pending: this.pending, retryInMs },
         "publish failed, will retry",
       );
-    }
-    if (!this.#paused) {
-      this.#paused = true;
-      const delay = Math.min(2000, 50 * 2 ** Math.min(6, this.#consecutiveFailures - 1));
-      setTimeout(() => {
-        this.#paused = false;
-        this.#pump();
-      }, delay).unref();
     }
   }
 

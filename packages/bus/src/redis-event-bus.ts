@@ -8,6 +8,7 @@ import {
   subjectsForFilter,
 } from "@market-scraper/events";
 import { Redis, type RedisOptions } from "ioredis";
+import { backoffDelay } from "./backoff.js";
 import { BoundedQueue } from "./bounded-queue.js";
 import { createBusMetrics } from "./bus-metrics.js";
 import { DeadLetterHub } from "./dead-letters.js";
@@ -46,7 +47,12 @@ export interface RedisEventBusOptions extends RetryOptions {
   ackWaitMs?: number;
   /** Where a new durable starts: the whole stream (`all`, default) or new entries. Groups start at new. */
   durableStart?: "all" | "new";
+  /** Randomness of the reconnect backoff's jitter (`backoffDelay`); default `Math.random`. */
+  random?: () => number;
 }
+
+/** Reconnects to Redis: 100 ms doubling up to 2 s, jittered (`backoffDelay`). */
+export const REDIS_RECONNECT_BACKOFF = { initialMs: 100, maxMs: 2_000 } as const;
 
 type StreamEntry = [id: Buffer, fields: Buffer[]];
 type XReadReply = [key: Buffer, entries: StreamEntry[]][] | null;
@@ -103,13 +109,14 @@ export class RedisEventBus implements EventBus {
     const options: RedisOptions = {
       maxRetriesPerRequest: null, // commands wait through reconnects instead of failing
       enableAutoPipelining: true,
-      retryStrategy: (times: number) => Math.min(2000, 50 * 2 ** Math.min(times, 6)),
+      retryStrategy: (times: number) => backoffDelay(times, REDIS_RECONNECT_BACKOFF, this.#options.random),
       connectionName: `${this.#options.channel}-${role}`,
       ...this.#options.redisOptions,
     };
     const redis = new Redis(this.#options.url, options as never);
-    redis.on("error", (err: Error) =>
-      this.#logger.warn({ err: err.message, role }, "Redis connection error"),
+    redis.on("error", (err: Error) => this.#logger.warn({ err, role }, "Redis connection error"));
+    redis.on("reconnecting", (retryInMs: number) =>
+      this.#logger.debug({ role, retryInMs }, "reconnecting to Redis"),
     );
     return redis;
   }
@@ -368,7 +375,7 @@ export class RedisEventBus implements EventBus {
           for (const [, entries] of reply ?? []) for (const entry of entries) await handleEntry(entry, 0);
         } catch (err) {
           if (state.stopped) break;
-          this.#logger.warn({ err: errorMessage(err), group }, "stream read failed; retrying");
+          this.#logger.warn({ err, group }, "stream read failed; retrying");
           await sleep(500);
         }
       }

@@ -58,7 +58,15 @@ export {
   type TickerEvent,
   type TradeEvent,
 } from "./standard-event.js";
-export { EventValidationError, type EventErrorCode, type FieldIssue } from "./errors.js";
+export {
+  EventValidationError,
+  MarketScraperError,
+  errorMessage,
+  errorToJson,
+  type ErrorJson,
+  type EventErrorCode,
+  type FieldIssue,
+} from "./errors.js";
 export {
   DEADLETTER_PREFIX,
   STAGES,

@@ -1,3 +1,5 @@
+import { MarketScraperError } from "@market-scraper/events";
+
 /** The closed set of configuration error codes. */
 export type ConfigErrorCode = "INVALID_CONFIG";
 
@@ -13,14 +15,14 @@ export interface ConfigIssue {
 }
 
 /** Thrown by `parseEnv` when one or more environment variables are missing or invalid. */
-export class ConfigError extends Error {
+export class ConfigError extends MarketScraperError<ConfigErrorCode> {
   override readonly name = "ConfigError";
-  readonly code: ConfigErrorCode = "INVALID_CONFIG";
   /** One entry per bad variable, in schema order. */
   readonly issues: readonly ConfigIssue[];
 
   constructor(issues: readonly ConfigIssue[], options?: { cause?: unknown }) {
     super(
+      "INVALID_CONFIG",
       `invalid configuration:\n${issues.map((issue) => `  ${formatConfigIssue(issue)}`).join("\n")}`,
       options,
     );

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "./logger.js";
+import { RuntimeError } from "./runtime-error.js";
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -68,5 +69,38 @@ describe("createLogger", () => {
     expect(second).toMatchObject({
       err: { message: "cannot connect to postgres://u:***@db:5432/market?password=***" },
     });
+  });
+
+  it("writes an error's code, stack and cause chain as data, with secrets in causes redacted", () => {
+    const raw: string[] = [];
+    const logger = createLogger({
+      service: "s",
+      destination: { write: (line: string) => void raw.push(line) },
+    });
+    const refused = Object.assign(new Error("connect ECONNREFUSED nats://tok3nS3cret@10.0.0.9:4222"), {
+      code: "ECONNREFUSED",
+    });
+    const err = new RuntimeError("NATS_CONNECT_FAILED", "cannot connect to NATS", { cause: refused });
+    logger.child({ component: "nats" }).error({ err }, "start failed");
+    logger.warn({ err: new Error("flush failed", { cause: { url: "postgres://u:pw0rdS3cret@db/x" } }) }, "w");
+    for (const line of raw) {
+      expect(line).not.toContain("tok3nS3cret");
+      expect(line).not.toContain("pw0rdS3cret");
+    }
+    const [first, second] = raw.map((line) => JSON.parse(line) as { err: Record<string, unknown> });
+    expect(first!.err).toMatchObject({
+      type: "RuntimeError",
+      code: "NATS_CONNECT_FAILED",
+      message: "cannot connect to NATS: connect ECONNREFUSED nats://***@10.0.0.9:4222",
+      cause: {
+        name: "Error",
+        code: "ECONNREFUSED",
+        message: "connect ECONNREFUSED nats://***@10.0.0.9:4222",
+      },
+    });
+    const stack = first!.err.stack as string;
+    expect(stack).toContain("RuntimeError: cannot connect to NATS\n    at ");
+    expect(stack).toContain("caused by: Error: connect ECONNREFUSED nats://***@10.0.0.9:4222");
+    expect(second!.err).toMatchObject({ message: "flush failed", cause: { url: "postgres://u:***@db/x" } });
   });
 });

@@ -1,14 +1,10 @@
+import { MarketScraperError } from "@market-scraper/events";
+
 /** The closed set of runtime error codes (configuration errors are `ConfigError`). */
 export type RuntimeErrorCode =
   "HTTP_LISTEN_FAILED" | "NATS_CREDS_UNREADABLE" | "NATS_CONNECT_FAILED" | "MICRO_SERVICE_FAILED";
 
 /** An I/O failure of the runtime's own machinery, with the underlying error as `cause`. */
-export class RuntimeError extends Error {
+export class RuntimeError extends MarketScraperError<RuntimeErrorCode> {
   override readonly name = "RuntimeError";
-  readonly code: RuntimeErrorCode;
-
-  constructor(code: RuntimeErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }

@@ -1,3 +1,5 @@
+import { MarketScraperError } from "@market-scraper/events";
+
 /** Why a harness call failed. */
 export type TestkitErrorCode =
   /** No way to provide the server: no env URL, no local binary or server, no container runtime. */
@@ -9,14 +11,8 @@ export type TestkitErrorCode =
   /** `waitFor` ran out of time. */
   | "WAIT_TIMEOUT";
 
-export class TestkitError extends Error {
+export class TestkitError extends MarketScraperError<TestkitErrorCode> {
   override readonly name = "TestkitError";
-  readonly code: TestkitErrorCode;
-
-  constructor(code: TestkitErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /** A one-line description of any thrown value, for error messages. */

@@ -1,3 +1,5 @@
+import { MarketScraperError } from "@market-scraper/events";
+
 /**
  * Exact decimal arithmetic for sums of market quantities: a value is `mantissa × 10^-scale` with a
  * BigInt mantissa. Floating-point sums drift (0.1 + 0.2 !== 0.3); candle volumes must be the correctly
@@ -28,8 +30,13 @@ function pow10(n: number): bigint {
   return 10n ** BigInt(n);
 }
 
-export class DecimalError extends Error {
+/** Text or a number that is not a finite decimal (or a corrupt serialized one). */
+export class DecimalError extends MarketScraperError<"INVALID_DECIMAL"> {
   override readonly name = "DecimalError";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("INVALID_DECIMAL", message, options);
+  }
 }
 
 /** Parses a decimal string (`-12.5`, `1e-7`, `1.5E+21`). Throws `DecimalError` on anything else. */

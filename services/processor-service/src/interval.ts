@@ -1,3 +1,5 @@
+import { MarketScraperError } from "@market-scraper/events";
+
 /**
  * Candle intervals: `<n><unit>` with unit s, m, h, d (fixed lengths, buckets aligned to the Unix epoch
  * in UTC), w (weeks starting Monday 00:00 UTC: the epoch was a Thursday, so week buckets are shifted by
@@ -11,8 +13,13 @@ export interface IntervalSpec {
   bucketEnd(startMs: number): number;
 }
 
-export class IntervalError extends Error {
+/** A candle interval that is not `<n><unit>` (s, m, h, d, w, M) or is too long. */
+export class IntervalError extends MarketScraperError<"INVALID_INTERVAL"> {
   override readonly name = "IntervalError";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("INVALID_INTERVAL", message, options);
+  }
 }
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };

@@ -1,3 +1,5 @@
+import { MarketScraperError } from "@market-scraper/events";
+
 /** `PROCESSOR_PARTITION=i/n`: this replica owns the (source, symbol) keys that hash to `i` of `n`. */
 export interface Partition {
   readonly index: number;
@@ -6,8 +8,13 @@ export interface Partition {
 
 export const SINGLE_PARTITION: Partition = Object.freeze({ index: 0, count: 1 });
 
-export class PartitionError extends Error {
+/** A `PROCESSOR_PARTITION` that is not `i/n` with 0 ≤ i < n ≤ 1024. */
+export class PartitionError extends MarketScraperError<"INVALID_PARTITION"> {
   override readonly name = "PartitionError";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("INVALID_PARTITION", message, options);
+  }
 }
 
 /** Parses `i/n` with 0 ≤ i < n. Throws `PartitionError`. */

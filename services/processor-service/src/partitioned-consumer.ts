@@ -388,7 +388,7 @@ export class PartitionedConsumer {
   async #malformed(msg: JsMsg, err: unknown): Promise<void> {
     this.#stats.malformed++;
     const error = errorMessage(err);
-    this.#o.logger.warn({ subject: msg.subject, seq: msg.seq, error }, "malformed message dead-lettered");
+    this.#o.logger.warn({ err, subject: msg.subject, seq: msg.seq }, "malformed message dead-lettered");
     const { bus } = this.#o;
     await bus.publishRaw(deadLetterSubject(msg.subject), msg.data);
     await bus.publish(

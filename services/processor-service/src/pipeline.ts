@@ -1,5 +1,6 @@
 import type { EventBus } from "@market-scraper/bus";
 import type { EventType, StandardEvent } from "@market-scraper/events";
+import { z } from "zod";
 import { Processor, type ProcessResult, type ProcessorOptions } from "./processor.js";
 import { ProcessorError } from "./processor-error.js";
 
@@ -51,6 +52,13 @@ export class Pipeline extends Processor {
       if (current.length === 0) break;
     }
     return current;
+  }
+
+  /** Each stateful stage's state under its name (a stage may have none yet); other names are ignored. */
+  override get stateSchema(): z.ZodType {
+    const shape: Record<string, z.ZodType> = {};
+    for (const stage of this.stages) if (stage.stateful) shape[stage.name] = stage.stateSchema.optional();
+    return z.looseObject(shape);
   }
 
   override exportState(source: string, symbol: string): unknown {

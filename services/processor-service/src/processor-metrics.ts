@@ -9,6 +9,7 @@ export interface ProcessorMetricsSource {
   lateTrades(): ReadonlyMap<string, number>;
   consumerStats(): Readonly<ConsumerStats> | null;
   onProcessedAge?(observer: ProcessedAgeObserver): void;
+  corruptCheckpoints?(): ReadonlyMap<string, number>;
 }
 
 /** Exchange → processed latency buckets, seconds: live data (ms to seconds) up to replays (days). */
@@ -82,6 +83,16 @@ export function registerProcessorMetrics(registry: Registry, source: ProcessorMe
         const s = source.consumerStats();
         return s ? [[{}, s[key]]] : [];
       },
+    );
+  }
+  if (source.corruptCheckpoints) {
+    const read = source.corruptCheckpoints.bind(source);
+    cumulativeCounter(
+      registry,
+      "market_scraper_processor_corrupt_checkpoints_total",
+      "Checkpoints that could not be restored (reported; the symbol or partition started clean), by kind",
+      ["kind"],
+      () => [...read()].map(([kind, n]) => [{ kind }, n]),
     );
   }
   if (source.onProcessedAge) {

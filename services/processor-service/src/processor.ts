@@ -6,10 +6,12 @@ import {
   EventType as Types,
   MARKET_DATA_TYPES,
   StandardEvent as Events,
+  errorMessage,
   isMarketDataType,
   markProcessed,
   receivedAtOf,
 } from "@market-scraper/events";
+import { z } from "zod";
 import { deterministicId } from "./deterministic-id.js";
 import { ProcessorError } from "./processor-error.js";
 
@@ -86,9 +88,7 @@ function isEventList(result: StandardEvent | readonly StandardEvent[]): result i
   return Array.isArray(result);
 }
 
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+export { errorMessage };
 
 /**
  * The seed's Processor API: subclass it, implement `process`, then `new MyProcessor(bus)` and
@@ -161,6 +161,14 @@ export abstract class Processor {
   /** The state kept for one (source, symbol), as JSON, for a checkpoint; `undefined` when none. */
   exportState(_source: string, _symbol: string): unknown {
     return undefined;
+  }
+
+  /**
+   * What `exportState` returns, as a schema: a checkpoint whose state does not match it is corrupt
+   * (reported, and the key starts clean) and never reaches `importState`. Default: any value.
+   */
+  get stateSchema(): z.ZodType {
+    return z.unknown();
   }
 
   /**

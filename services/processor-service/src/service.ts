@@ -3,12 +3,13 @@ import {
   type Clock,
   EventType,
   type StandardEvent,
+  StandardEvent as Events,
   markProcessed,
   processedAgeMs,
 } from "@market-scraper/events";
 import type { HealthState, Logger } from "@market-scraper/runtime";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { type CheckpointStore, KvCheckpointStore } from "./checkpoint-store.js";
+import { type CheckpointStore, type CorruptCheckpoint, KvCheckpointStore } from "./checkpoint-store.js";
 import type { ProcessorConfig } from "./config.js";
 import { ownsKey, partitionName } from "./partition.js";
 import { type ConsumerStats, PartitionedConsumer } from "./partitioned-consumer.js";
@@ -32,7 +33,10 @@ export interface ProcessorServiceDeps {
    * takes a durable bus subscription and open candles are flushed as partial candles at stop.
    */
   nc?: NatsConnection;
-  /** Checkpoint store; default a JetStream KV bucket (`CHECKPOINT_BUCKET`) on `nc`. */
+  /**
+   * Checkpoint store; default a JetStream KV bucket (`CHECKPOINT_BUCKET`) on `nc`, validated against the
+   * pipeline's `stateSchema` with corrupt checkpoints reported (see `reportCorruptCheckpoint`).
+   */
   checkpointStore?: CheckpointStore;
   /** Processors run after the built-in ones named by `PROCESSORS`. */
   extraProcessors?: readonly Processor[];
@@ -48,6 +52,14 @@ export interface ProcessorService {
   processorStats(): ReadonlyMap<string, Readonly<ProcessorStats>>;
   lateTrades(): ReadonlyMap<string, number>;
   consumerStats(): Readonly<ConsumerStats> | null;
+  /** Checkpoints found corrupt (and started clean) since start, by kind (`key`, `position`). */
+  corruptCheckpoints(): ReadonlyMap<CorruptCheckpoint["kind"], number>;
+  /**
+   * Reports a checkpoint that cannot be restored: an error log line, the count behind
+   * `market_scraper_processor_corrupt_checkpoints_total`, and a `CORRUPT_CHECKPOINT` error event on
+   * `system.error.processor-service`. The default KV store calls it; give it to an injected store.
+   */
+  reportCorruptCheckpoint(corrupt: CorruptCheckpoint): Promise<void>;
   /** How events are consumed: `partitioned-jetstream` (stateful on NATS) or `bus` (shared durable). */
   readonly mode: "partitioned-jetstream" | "bus";
   /**
@@ -103,10 +115,39 @@ export function createProcessorService(deps: ProcessorServiceDeps): ProcessorSer
   const mode = pipeline.stateful && deps.nc !== undefined ? "partitioned-jetstream" : "bus";
   let consumer: PartitionedConsumer | null = null;
   let subscription: Subscription | null = null;
+  const corrupt = new Map<CorruptCheckpoint["kind"], number>();
+
+  const reportCorruptCheckpoint = async (c: CorruptCheckpoint): Promise<void> => {
+    corrupt.set(c.kind, (corrupt.get(c.kind) ?? 0) + 1);
+    const where = {
+      kv_key: c.key,
+      ...(c.source === undefined ? {} : { source: c.source }),
+      ...(c.symbol === undefined ? {} : { symbol: c.symbol }),
+      ...(c.partition === undefined ? {} : { partition: c.partition }),
+    };
+    const what = c.kind === "key" ? "the symbol's state starts empty" : "the partition starts over";
+    logger.error({ err: c.error, ...where }, `corrupt checkpoint: ${what}`);
+    await bus.publish(
+      Events.create(
+        {
+          event_type: EventType.ERROR,
+          source: SERVICE_NAME,
+          payload: {
+            error_code: c.error.code,
+            message: `${c.error.message}; ${what}`,
+            details: { kind: c.kind, ...where, processors: stages.map((s) => s.name) },
+          },
+        },
+        deps.clock,
+      ),
+    );
+  };
 
   return {
     pipeline,
     mode,
+    reportCorruptCheckpoint,
+    corruptCheckpoints: () => new Map(corrupt),
     async start() {
       logger.info(
         {
@@ -126,6 +167,8 @@ export function createProcessorService(deps: ProcessorServiceDeps): ProcessorSer
             group: config.PROCESSOR_GROUP,
             bucket: config.CHECKPOINT_BUCKET,
             replicas: config.CHECKPOINT_REPLICAS,
+            stateSchema: pipeline.stateSchema,
+            onCorrupt: reportCorruptCheckpoint,
           }));
         consumer = new PartitionedConsumer({
           nc,

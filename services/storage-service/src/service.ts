@@ -1,4 +1,4 @@
-import type { EventBus } from "@market-scraper/bus";
+import { type EventBus, backoffDelay } from "@market-scraper/bus";
 import type { HealthState, Logger, Registry, Service } from "@market-scraper/runtime";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { StorageConfig } from "./config.js";
@@ -45,7 +45,12 @@ interface StorageServiceCommonDeps {
   health?: HealthState;
   /** Epoch milliseconds; injected so retention is testable. Default `Date.now`. */
   clock?: () => number;
+  /** Randomness of the backoff jitter (waiting for the database at start); default `Math.random`. */
+  random?: () => number;
 }
+
+/** Waiting for the database at start: 500 ms doubling up to `STORAGE_MAX_BACKOFF` (`backoffDelay`). */
+export const START_RETRY_INITIAL_MS = 500;
 
 export type StorageServiceDeps = StorageServiceCommonDeps &
   (
@@ -131,6 +136,8 @@ export function createStorageService(deps: StorageServiceDeps): StorageService {
   const retention = effectiveRetention(config.STORAGE_RETENTION);
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
+  let stopping = false;
+  let wake: (() => void) | undefined;
 
   const housekeeping = async (): Promise<void> => {
     const now = clock();
@@ -155,21 +162,32 @@ export function createStorageService(deps: StorageServiceDeps): StorageService {
     housekeeping,
     async start() {
       // The database may come up after us: wait for it (not ready meanwhile) rather than crash-loop.
+      // A stop meanwhile ends the wait: start returns and nothing is left polling.
       for (let attempt = 1; ; attempt++) {
         try {
           await store.migrate();
           break;
         } catch (err) {
           if (!(err instanceof StoreError) || err.code !== "UNAVAILABLE") throw err;
-          const delay = Math.min(config.STORAGE_MAX_BACKOFF, 250 * 2 ** Math.min(attempt, 10));
-          deps.health?.setCheck(DATABASE_HEALTH_CHECK, false, err.message);
-          log.warn(
-            { err: err.message, attempt, retryInMs: delay },
-            "database unavailable at start; retrying",
+          const delay = backoffDelay(
+            attempt,
+            { initialMs: START_RETRY_INITIAL_MS, maxMs: config.STORAGE_MAX_BACKOFF },
+            deps.random,
           );
-          await new Promise((resolve) => setTimeout(resolve, delay));
+          deps.health?.setCheck(DATABASE_HEALTH_CHECK, false, err.message);
+          log.warn({ err, attempt, retryInMs: delay }, "database unavailable at start; retrying");
+          await new Promise<void>((resolve) => {
+            const wait = setTimeout(resolve, delay);
+            wake = () => {
+              clearTimeout(wait);
+              resolve();
+            };
+          });
+          wake = undefined;
+          if (stopping) return;
         }
       }
+      if (stopping) return;
       await store.maintain(clock());
       if (deps.micro !== undefined) addQueryEndpoints(deps.micro, queries, { logger: deps.logger, metrics });
       await ingest.start();
@@ -179,6 +197,8 @@ export function createStorageService(deps: StorageServiceDeps): StorageService {
       log.info({ store: store.kind, consumers: ingest.describe() }, "storage service started");
     },
     async stop() {
+      stopping = true;
+      wake?.();
       if (timer !== undefined) clearInterval(timer);
       await ingest.stop();
       await running;

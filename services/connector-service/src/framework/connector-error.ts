@@ -1,3 +1,5 @@
+import { MarketScraperError } from "@market-scraper/events";
+
 /**
  * The closed set of error codes a connector reports (as `error` events and thrown errors):
  * - `RATE_LIMIT`: the exchange answered 429;
@@ -26,14 +28,8 @@ export type ConnectorErrorCode =
   | "BACKFILL_FAILED"
   | "BOOK_RESYNC";
 
-export class ConnectorError extends Error {
+export class ConnectorError extends MarketScraperError<ConnectorErrorCode> {
   override readonly name = "ConnectorError";
-  readonly code: ConnectorErrorCode;
-
-  constructor(code: ConnectorErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /**

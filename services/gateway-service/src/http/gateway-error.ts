@@ -1,3 +1,5 @@
+import { MarketScraperError } from "@market-scraper/events";
+
 /**
  * The closed set of error codes the gateway answers with, and their HTTP status (one table, used by
  * every route, hook and the OpenAPI document). Bodies are always `{ "error": { "code", "message" } }`.
@@ -28,9 +30,8 @@ export interface ErrorBody {
   error: { code: GatewayErrorCode; message: string };
 }
 
-export class GatewayError extends Error {
+export class GatewayError extends MarketScraperError<GatewayErrorCode> {
   override readonly name = "GatewayError";
-  readonly code: GatewayErrorCode;
   /** Extra response headers (e.g. `Retry-After`, `WWW-Authenticate`). */
   readonly headers: Readonly<Record<string, string>>;
 
@@ -39,8 +40,7 @@ export class GatewayError extends Error {
     message: string,
     options: { cause?: unknown; headers?: Record<string, string> } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, options);
     this.headers = options.headers ?? {};
   }
 

@@ -1,4 +1,5 @@
 import {
+  MarketScraperError,
   type CandlesQueryInput,
   EventPage,
   type EventsQueryInput,
@@ -39,14 +40,8 @@ export type StorageClientErrorCode =
   | "BAD_REPLY"
   | "DISCONNECTED";
 
-export class StorageClientError extends Error {
+export class StorageClientError extends MarketScraperError<StorageClientErrorCode> {
   override readonly name = "StorageClientError";
-  readonly code: StorageClientErrorCode;
-
-  constructor(code: StorageClientErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 export type StorageEndpoint = keyof typeof STORAGE_SUBJECTS;

@@ -1,20 +1,12 @@
 import type { EventBus } from "@market-scraper/bus";
 import { type EventType, type StandardEvent, EventType as Types } from "@market-scraper/events";
+import { z } from "zod";
 import { Processor, type ProcessorOptions } from "../processor.js";
 import { ProcessorError } from "../processor-error.js";
 
 export interface DedupOptions extends ProcessorOptions {
   /** Trade keys remembered per (source, symbol); the oldest is forgotten first. Default 1,000. */
   window?: number;
-}
-
-/**
- * Checkpointed form: the remembered keys, oldest first; `keys` are the trades' (the form before other
- * types were de-duplicated, so older checkpoints load), `by_type` the other types' event ids.
- */
-export interface DedupState {
-  keys: string[];
-  by_type?: Partial<Record<DedupType, string[]>>;
 }
 
 /** The types de-duplicated by event id: the connectors derive it from what the exchange sent. */
@@ -27,6 +19,22 @@ type DedupType = (typeof BY_EVENT_ID)[number];
  * the busiest stream (Bybit: 10/s), far more than a reconnect or a replay repeats.
  */
 export const MAX_EVENT_ID_WINDOW = 2000;
+
+const DedupStateSchema = z.object({
+  keys: z.array(z.string()),
+  by_type: z
+    .object({
+      [Types.LIQUIDATION]: z.array(z.string()).optional(),
+      [Types.DERIVATIVE_TICKER]: z.array(z.string()).optional(),
+    })
+    .optional(),
+});
+
+/**
+ * Checkpointed form: the remembered keys, oldest first; `keys` are the trades' (the form before other
+ * types were de-duplicated, so older checkpoints load), `by_type` the other types' event ids.
+ */
+export type DedupState = z.infer<typeof DedupStateSchema>;
 
 /**
  * Drops repeats of the same trade: same source and symbol, and the same `trade_id` — or, for a trade
@@ -101,6 +109,10 @@ export class DedupProcessor extends Processor {
       this.#seen.set(k, set);
     }
     return set;
+  }
+
+  override get stateSchema(): z.ZodType<DedupState> {
+    return DedupStateSchema;
   }
 
   override exportState(source: string, symbol: string): DedupState | undefined {

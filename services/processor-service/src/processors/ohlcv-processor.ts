@@ -10,8 +10,11 @@ import { deterministicId } from "../deterministic-id.js";
 import { type IntervalSpec, parseInterval } from "../interval.js";
 import { Processor, type ProcessorOptions, errorEventFor } from "../processor.js";
 import { ProcessorError } from "../processor-error.js";
+import { z } from "zod";
 
 export const DEFAULT_OHLCV_INTERVALS = ["1m", "5m", "1h"] as const;
+/** `serialize(decimal)`: `<mantissa>e-<scale>`. */
+const SERIALIZED_DECIMAL = /^-?\d+e-\d+$/;
 export const LATE_TRADE = "LATE_TRADE";
 
 export interface OhlcvOptions extends ProcessorOptions {
@@ -253,6 +256,51 @@ export class OhlcvProcessor extends Processor {
       this.#state.set(key, state);
     }
     return state;
+  }
+
+  /**
+   * A checkpointed state that holds together: finite prices with low ≤ open, close ≤ high, trades inside
+   * their bucket, buckets aligned to their interval, an exact decimal volume, at least one trade.
+   * Anything else would come back as NaN or nonsense candles.
+   */
+  override get stateSchema(): z.ZodType<OhlcvState> {
+    const specs = new Map(this.intervals.map((s) => [s.name, s]));
+    const time = z.number().int();
+    const price = z.number();
+    const row = z
+      .tuple([
+        time,
+        time,
+        price,
+        time,
+        price,
+        price,
+        price,
+        time,
+        z.string().regex(SERIALIZED_DECIMAL),
+        z.number().int().min(1),
+      ])
+      .refine(
+        ([start, end, open, openTime, high, low, close, closeTime]) =>
+          low <= Math.min(open, close) &&
+          Math.max(open, close) <= high &&
+          start <= openTime &&
+          openTime <= closeTime &&
+          closeTime < end,
+        "not a consistent candle",
+      );
+    return z
+      .object({ maxTime: time, buckets: z.record(z.string(), z.array(row)) })
+      .superRefine((state, ctx) => {
+        for (const [name, rows] of Object.entries(state.buckets)) {
+          const spec = specs.get(name);
+          if (spec === undefined) continue; // an interval no longer configured: ignored on import
+          for (const [i, [start, end]] of rows.entries()) {
+            if (spec.bucketStart(start) !== start || spec.bucketEnd(start) !== end)
+              ctx.addIssue({ code: "custom", path: ["buckets", name, i], message: `not a ${name} bucket` });
+          }
+        }
+      });
   }
 
   override exportState(source: string, symbol: string): OhlcvState | undefined {

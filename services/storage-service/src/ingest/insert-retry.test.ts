@@ -2,7 +2,13 @@ import { HealthState, createLogger, createMetricsRegistry } from "@market-scrape
 import { describe, expect, it } from "vitest";
 import { createStorageMetrics } from "../metrics.js";
 import { StoreError } from "../store/store-error.js";
-import { DATABASE_HEALTH_CHECK, DatabaseOutage, insertWithRetry } from "./insert-retry.js";
+import { backoffDelay } from "@market-scraper/bus";
+import {
+  DATABASE_HEALTH_CHECK,
+  DatabaseOutage,
+  INSERT_RETRY_INITIAL_MS,
+  insertWithRetry,
+} from "./insert-retry.js";
 
 function setup() {
   const lines: { level: string; msg: string; [k: string]: unknown }[] = [];
@@ -70,5 +76,25 @@ describe("insertWithRetry", () => {
       ["debug", "batch insert failed; retrying"],
       ["info", "database writes recovered"],
     ]);
+  });
+
+  it("waits the one backoff formula between attempts, with the randomness injected", async () => {
+    const { lines, log, outage } = setup();
+    const waits: number[] = [];
+    let attempts = 0;
+    await insertWithRetry({
+      insert: () => (++attempts < 6 ? Promise.reject(down) : Promise.resolve("ok")),
+      outage,
+      log,
+      maxBackoffMs: 2_000,
+      random: () => 0.5,
+      sleep: async (ms) => void waits.push(ms),
+    });
+    const options = { initialMs: INSERT_RETRY_INITIAL_MS, maxMs: 2_000 };
+    expect(waits).toEqual([1, 2, 3, 4, 5].map((n) => backoffDelay(n, options, () => 0.5)));
+    expect(waits).toEqual([150, 300, 600, 1_200, 1_500]);
+    const retries = lines.filter((l) => l.msg === "batch insert failed; retrying");
+    expect(retries.map((l) => l.retryInMs)).toEqual(waits);
+    expect(retries[0]).toMatchObject({ err: { type: "StoreError", code: "UNAVAILABLE" } });
   });
 });

@@ -1,3 +1,4 @@
+import { backoffDelay } from "@market-scraper/bus";
 import type { HealthState, Logger } from "@market-scraper/runtime";
 import type { StorageMetrics } from "../metrics.js";
 import { StoreError, errorMessage } from "../store/store-error.js";
@@ -45,7 +46,7 @@ export class DatabaseOutage {
     if (this.#since === null) {
       this.#since = this.#counted = this.#now();
       metrics.databaseDown.set(1);
-      log.warn({ err: errorMessage(err) }, "database outage: holding writes and retrying");
+      log.warn({ err }, "database outage: holding writes and retrying");
     } else {
       this.#countTime();
     }
@@ -80,13 +81,21 @@ export interface InsertRetryOptions<T> {
   logContext?: Record<string, unknown>;
   /** After each failure (counted, readiness off): `false` gives up, and the result is `null`. */
   shouldRetry?: (err: unknown) => boolean;
+  /** Randomness of the backoff's jitter; default `Math.random`. */
+  random?: () => number;
+  /** Waits between attempts; default a timer. Injected so tests see the delays without waiting them. */
+  sleep?: (ms: number) => Promise<void>;
 }
+
+/** The first wait after a failed batch insert; it doubles up to `maxBackoffMs` (`backoffDelay`). */
+export const INSERT_RETRY_INITIAL_MS = 200;
 
 /**
  * Runs a batch's insert until it succeeds, as both ingest paths do. A failure that reaches here is an
  * outage (the stores classify errors: `UNAVAILABLE`; rows a healthy database refuses never get here):
- * the batch is held whole and retried, the wait doubling from 200 ms up to `maxBackoffMs`, with ±25 %
- * jitter; `outage` turns readiness off and on and logs the transitions, each retry is a debug line.
+ * the batch is held whole and retried, the wait doubling from 200 ms up to `maxBackoffMs`, less up to
+ * half at random (`backoffDelay`); `outage` turns readiness off and on and logs the transitions, each
+ * retry is a debug line.
  */
 export function insertWithRetry<T>(o: InsertRetryOptions<T> & { shouldRetry?: undefined }): Promise<T>;
 export function insertWithRetry<T>(o: InsertRetryOptions<T>): Promise<T | null>;
@@ -100,12 +109,16 @@ export async function insertWithRetry<T>(o: InsertRetryOptions<T>): Promise<T | 
       o.outage.failed(err);
       if (o.shouldRetry !== undefined && !o.shouldRetry(err)) return null;
       failures++;
-      const delay = Math.min(o.maxBackoffMs, 100 * 2 ** Math.min(failures, 10));
+      const delay = backoffDelay(
+        failures,
+        { initialMs: INSERT_RETRY_INITIAL_MS, maxMs: o.maxBackoffMs },
+        o.random,
+      );
       o.log.debug(
-        { err: errorMessage(err), attempt: failures, retryInMs: delay, ...o.logContext },
+        { err, attempt: failures, retryInMs: delay, ...o.logContext },
         "batch insert failed; retrying",
       );
-      await sleep(delay * (0.75 + Math.random() * 0.5));
+      await (o.sleep ?? sleep)(delay);
     }
   }
 }

@@ -1,4 +1,5 @@
 import {
+  MarketScraperError,
   CandlesQuery,
   EventPage,
   EventsQuery,
@@ -17,15 +18,8 @@ import type { PageQuery, Store, StoredPage } from "../store/store.js";
 import { StoreError, errorMessage } from "../store/store-error.js";
 
 /** A failed query, as the `{ "error": { code, message } }` reply carries it. */
-export class QueryError extends Error {
+export class QueryError extends MarketScraperError<StorageErrorCode> {
   override readonly name = "QueryError";
-  constructor(
-    readonly code: StorageErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** Micro API error header codes for each error code. */

@@ -19,7 +19,7 @@ export async function insertIsolating<T>(
     return { stored: [...items], inserted: await store.insert(items.map(rowOf)) };
   } catch (err) {
     if (!(err instanceof StoreError) || err.code !== "REJECTED") throw err;
-    log.warn({ err: err.message, rows: items.length }, "batch rejected; inserting rows one by one");
+    log.warn({ err, rows: items.length }, "batch rejected; inserting rows one by one");
   }
   const stored: T[] = [];
   let inserted = 0;

@@ -1,3 +1,5 @@
+import { MarketScraperError, errorMessage } from "@market-scraper/events";
+
 /**
  * - `UNAVAILABLE`: an outage: the database, not the rows (unreachable, refusing connections, read-only,
  *   out of resources, locked past the statement timeout, …). Hold the rows and retry later.
@@ -7,20 +9,11 @@
  */
 export type StoreErrorCode = "UNAVAILABLE" | "REJECTED" | "BAD_CURSOR" | "INTERNAL";
 
-export class StoreError extends Error {
+export class StoreError extends MarketScraperError<StoreErrorCode> {
   override readonly name = "StoreError";
-  constructor(
-    readonly code: StoreErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+export { errorMessage };
 
 /** Node socket and resolver errors: the server cannot be reached (also any error with a `syscall`). */
 const SOCKET_CODES = new Set([
