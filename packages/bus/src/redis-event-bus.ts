@@ -51,6 +51,9 @@ export interface RedisEventBusOptions extends RetryOptions {
   random?: () => number;
 }
 
+/** A failed stream read is retried after 250 ms doubling up to 5 s, jittered (`backoffDelay`). */
+export const STREAM_READ_BACKOFF = { initialMs: 250, maxMs: 5_000 } as const;
+
 /** Reconnects to Redis: 100 ms doubling up to 2 s, jittered (`backoffDelay`). */
 export const REDIS_RECONNECT_BACKOFF = { initialMs: 100, maxMs: 2_000 } as const;
 
@@ -354,6 +357,7 @@ export class RedisEventBus implements EventBus {
 
     const loop = (async () => {
       let lastReclaim = 0;
+      let failures = 0;
       while (!state.stopped) {
         try {
           if (Date.now() - lastReclaim > Math.min(ackWaitMs, 5000)) {
@@ -373,10 +377,12 @@ export class RedisEventBus implements EventBus {
             ">",
           )) as XReadReply;
           for (const [, entries] of reply ?? []) for (const entry of entries) await handleEntry(entry, 0);
+          failures = 0;
         } catch (err) {
           if (state.stopped) break;
-          this.#logger.warn({ err, group }, "stream read failed; retrying");
-          await sleep(500);
+          const retryInMs = backoffDelay(++failures, STREAM_READ_BACKOFF, this.#options.random);
+          this.#logger.warn({ err, group, retryInMs }, "stream read failed; retrying");
+          await sleep(retryInMs);
         }
       }
     })();

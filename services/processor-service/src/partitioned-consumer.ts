@@ -1,6 +1,7 @@
 import {
   DurableConsumer,
   type EventBus,
+  backoffDelay,
   NatsLink,
   STAGE_STREAMS,
   whenStreamExists,
@@ -20,6 +21,9 @@ import type { CheckpointStore } from "./checkpoint-store.js";
 import { deterministicId } from "./deterministic-id.js";
 import { type Partition, ownsKey, partitionName } from "./partition.js";
 import { type Processor, type ProcessorLogger, errorMessage } from "./processor.js";
+
+/** Delay before a partition that failed a message rewinds and reads again (`backoffDelay`). */
+const REWIND_BACKOFF = { initialMs: 500, maxMs: 30_000 } as const;
 
 export const MARKET_STREAM = STAGE_STREAMS.market;
 
@@ -292,6 +296,7 @@ export class PartitionedConsumer {
 
   async #run(): Promise<void> {
     const durable = this.#durable!;
+    let failures = 0;
     while (!this.#stopped) {
       const msg = durable.shift();
       if (msg === undefined) {
@@ -312,6 +317,7 @@ export class PartitionedConsumer {
         this.#stats.pending = msg.info.pending;
         this.#progressed();
         if (this.#checkpointDue()) await this.#runCheckpoint();
+        failures = 0;
       } catch (err) {
         if (this.#stopped) break;
         // State in memory may hold part of the failed message: go back to the last checkpoint and
@@ -322,7 +328,8 @@ export class PartitionedConsumer {
         );
         this.#rewind();
         this.#stalled(`the consumer failed (${errorMessage(err)})`, true);
-        await new Promise((r) => setTimeout(r, 500));
+        // A message that fails every time must not spin: 500 ms doubling up to 30 s between rewinds.
+        await new Promise((r) => setTimeout(r, backoffDelay(++failures, REWIND_BACKOFF)));
         durable.restart();
       }
     }
