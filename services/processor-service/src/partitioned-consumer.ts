@@ -25,6 +25,8 @@ import { type Processor, type ProcessorLogger, errorMessage } from "./processor.
 /** Delay before a partition that failed a message rewinds and reads again (`backoffDelay`). */
 const REWIND_BACKOFF = { initialMs: 500, maxMs: 30_000 } as const;
 
+const CONNECTION_DROPPED = "the NATS connection dropped";
+
 export const MARKET_STREAM = STAGE_STREAMS.market;
 
 export interface PartitionedConsumerOptions {
@@ -160,7 +162,7 @@ export class PartitionedConsumer {
     const { store, logger } = this.#o;
     this.#stalled("starting", true);
     this.#link = new NatsLink(this.#o.nc, {
-      onDisconnect: () => this.#reconsume("the NATS connection dropped"),
+      onDisconnect: () => this.#reconsume(CONNECTION_DROPPED),
       onReconnect: () => this.#report(),
     });
     // MARKET is the connector's (NATS_STREAMS): it may not exist yet.
@@ -231,6 +233,9 @@ export class PartitionedConsumer {
     const stall = this.#stall;
     if (stall === null) {
       this.#stall = { reason, since: Date.now(), reopenAfter: reopen ? this.#opens : null };
+    } else if (reason === CONNECTION_DROPPED) {
+      // The root cause: a pull cut by the server's shutdown may have been reported a moment earlier.
+      this.#stall = { reason, since: stall.since, reopenAfter: this.#opens };
     } else if (reopen && stall.reopenAfter === null) {
       // Now the messages already in hand no longer end it either.
       this.#stall = { reason, since: stall.since, reopenAfter: this.#opens };

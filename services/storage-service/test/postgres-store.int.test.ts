@@ -1,3 +1,4 @@
+import { EVENT_TYPES } from "@market-scraper/events";
 import { makeError, makeTrade, startPostgres } from "@market-scraper/testkit";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
@@ -102,20 +103,7 @@ describe("PostgresStore specifics", () => {
         "events_p20240612",
       ]);
       // Every type has a retention: partitions wholly older than the longest one are dropped.
-      const rules = new Map(
-        (
-          [
-            "trade",
-            "ticker",
-            "order_book",
-            "ohlcv",
-            "connector_status",
-            "heartbeat",
-            "error",
-            "custom",
-          ] as const
-        ).map((t) => [t, 30 * DAY_MS] as const),
-      );
+      const rules = new Map(EVENT_TYPES.map((t) => [t, 30 * DAY_MS] as const));
       const result = await store.applyRetention(rules, now);
       expect(result.dropped_partitions).toBe(1);
       expect(await partitions()).toEqual(["events_p20240610", "events_p20240611", "events_p20240612"]);
