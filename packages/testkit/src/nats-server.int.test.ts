@@ -209,7 +209,7 @@ describe("which NATS server a test gets (MARKET_SCRAPER_NATS, NATS_SERVER_BIN)",
   });
 
   it("is NATS_SERVER_BIN when set (instead of the pinned one)", async () => {
-    vi.stubEnv("NATS_SERVER_BIN", findBinary("nats-server")!);
+    vi.stubEnv("NATS_SERVER_BIN", findBinary("nats-server"));
     const server = await startNats({ isolated: true, jetstream: false });
     try {
       expect(await serverVersion(server)).toBe(systemServerVersion());
