@@ -47,7 +47,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["**/*.test.ts", "**/test/**/*.ts", "bench/**/*.ts", "**/scripts/**/*.ts"],
+    files: ["**/*.test.ts", "**/test/**/*.ts", "bench/**/*.ts", "**/scripts/**/*.ts", "**/vitest/**/*.ts"],
     rules: {
       "no-console": "off",
       "@typescript-eslint/no-unsafe-assignment": "off",

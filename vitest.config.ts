@@ -41,6 +41,8 @@ export default defineConfig({
             "e2e/**/*.int.test.ts",
             "deploy/test/**/*.int.test.ts",
           ],
+          // Prints which NATS server version each file ran against (MARKET_SCRAPER_NATS picks it).
+          setupFiles: ["packages/testkit/vitest/nats-version.setup.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000,
           // Integration files start their own servers; two cores do not take much parallelism.

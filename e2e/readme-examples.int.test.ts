@@ -8,12 +8,12 @@ import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { getJson } from "./support/http.js";
 import { REPO_ROOT, type RunningProcess, spawnProcess } from "./support/processes.js";
+import { README, comment, commands, example } from "./support/readme.js";
 
 // The root README's shell examples, run as written where this machine can (no exchange access, no root):
 // the blocks are taken from README.md itself (`<!-- example:<name> -->` before a fenced block), so this
 // test breaks when the README drifts from what works.
 
-const README = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
 const dir = mkdtempSync(join(tmpdir(), "e2e-readme-"));
 const processes: RunningProcess[] = [];
 let nats: NatsServerHandle | undefined;
@@ -25,26 +25,6 @@ afterAll(async () => {
   await dropDatabase?.();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** The fenced block after `<!-- example:<name> -->`. */
-function example(name: string): string {
-  const match = new RegExp(`<!-- example:${name} -->\\n\`\`\`\\w*\\n([\\s\\S]*?)\`\`\``).exec(README);
-  if (match === null) throw new Error(`README.md has no \`<!-- example:${name} -->\` block`);
-  return match[1]!;
-}
-
-/** A block's commands: one per line, without its `# comment`. */
-function commands(block: string): string[] {
-  return block
-    .split("\n")
-    .map((line) => line.replace(/(?:^|\s)#\s.*$/, "").trim())
-    .filter((line) => line !== "");
-}
-
-/** A line's `# comment`, e.g. an alternative form of the command. */
-function comment(block: string, line: number): string {
-  return /(?:^|\s)#\s(.*)$/.exec(block.split("\n")[line]!)?.[1] ?? "";
-}
 
 function sh(command: string, env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -89,7 +69,7 @@ describe("README examples", () => {
     expect(apt?.split(/\s+/)).toEqual(
       expect.arrayContaining(["nats-server", "postgresql", "redis-server", "chromium"]),
     );
-    expect(setup).toContain(".ci/install-nats");
+    expect(setup).toContain("bash .ci/install-nats");
     accessSync(join(REPO_ROOT, ".ci/install-nats"), constants.X_OK);
   });
 

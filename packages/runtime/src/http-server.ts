@@ -1,6 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import {
+  type HealthAnswer,
+  type HealthEndpointsOptions,
+  healthEndpoints,
+  httpError,
+} from "./health-endpoints.js";
 import type { HealthState } from "./health-state.js";
 import type { Logger } from "./logger.js";
 import { RuntimeError } from "./runtime-error.js";
@@ -25,6 +31,8 @@ export interface StartHttpServerOptions {
   logger: Logger;
   registry: Registry;
   health: HealthState;
+  /** Readiness checks beyond the health state's own (see `healthEndpoints`). */
+  checks?: HealthEndpointsOptions["checks"];
   fallback?: HttpFallback;
   /** How long `close()` lets in-flight requests finish before cutting their connections; default 5000. */
   closeTimeoutMs?: number;
@@ -41,35 +49,15 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
-type BuiltIn = "healthz" | "readyz" | "metrics";
-const BUILT_INS: ReadonlyMap<string, BuiltIn> = new Map([
-  ["/healthz", "healthz"],
-  ["/readyz", "readyz"],
-  ["/metrics", "metrics"],
-]);
-
-const JSON_TYPE = "application/json; charset=utf-8";
-
-function send(
-  req: IncomingMessage,
-  res: ServerResponse,
-  status: number,
-  contentType: string,
-  body: string,
-): void {
-  res.statusCode = status;
-  res.setHeader("Content-Type", contentType);
-  res.setHeader("Content-Length", Buffer.byteLength(body));
-  res.setHeader("Cache-Control", "no-store");
-  res.end(req.method === "HEAD" ? undefined : body);
-}
-
-function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
-  send(req, res, status, JSON_TYPE, JSON.stringify(body));
+function sendAnswer(req: IncomingMessage, res: ServerResponse, answer: HealthAnswer): void {
+  res.statusCode = answer.status;
+  for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
+  res.setHeader("Content-Length", Buffer.byteLength(answer.body));
+  res.end(req.method === "HEAD" ? undefined : answer.body);
 }
 
 function sendError(req: IncomingMessage, res: ServerResponse, code: HttpErrorCode, message: string): void {
-  sendJson(req, res, HTTP_ERROR_STATUS[code], { error: { code, message } });
+  sendAnswer(req, res, httpError(HTTP_ERROR_STATUS[code], code, message));
 }
 
 function pathOf(url: string | undefined): string {
@@ -85,54 +73,30 @@ function reachableUrl(host: string, port: number): string {
 }
 
 /**
- * Serves `/healthz` (200 while live), `/readyz` (200 while ready, else 503 with the checks) and
- * `/metrics` (Prometheus text) on one port; everything else goes to `fallback` or a JSON 404.
+ * Serves `healthEndpoints` (`/healthz`, `/readyz`, `/metrics`; GET and HEAD) on one port; everything else
+ * goes to `fallback` or a JSON 404.
  */
 export async function startHttpServer(options: StartHttpServerOptions): Promise<RunningHttpServer> {
-  const { registry, health, fallback } = options;
+  const { fallback } = options;
+  const answer = healthEndpoints({
+    health: options.health,
+    registry: options.registry,
+    ...(options.checks === undefined ? {} : { checks: options.checks }),
+  });
   const host = options.host ?? "0.0.0.0";
   const closeTimeoutMs = options.closeTimeoutMs ?? 5_000;
   const logger = options.logger.child({ component: "http-server" });
   const inFlight = new Set<ServerResponse>();
   let closing: Promise<void> | undefined;
 
-  async function builtIn(route: BuiltIn, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    switch (route) {
-      case "healthz":
-        if (health.live) sendJson(req, res, 200, { status: "ok" });
-        else sendJson(req, res, 503, { status: "not_live" });
-        return;
-      case "readyz": {
-        const snapshot = health.snapshot();
-        const body = {
-          status: snapshot.ready ? "ok" : "not_ready",
-          draining: snapshot.draining,
-          checks: snapshot.checks,
-        };
-        sendJson(req, res, snapshot.ready ? 200 : 503, body);
-        return;
-      }
-      case "metrics":
-        send(req, res, 200, registry.contentType, await registry.metrics());
-        return;
-    }
-  }
-
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // A request that starts while closing gets its connection closed after the answer.
     if (closing !== undefined) res.setHeader("Connection", "close");
-    const route = BUILT_INS.get(pathOf(req.url));
-    if (route === undefined) {
-      if (fallback !== undefined) await fallback(req, res);
-      else sendError(req, res, "NOT_FOUND", `no route for ${req.method ?? "GET"} ${pathOf(req.url)}`);
-      return;
-    }
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      res.setHeader("Allow", "GET, HEAD");
-      sendError(req, res, "METHOD_NOT_ALLOWED", `${req.method ?? "?"} is not allowed on ${pathOf(req.url)}`);
-      return;
-    }
-    await builtIn(route, req, res);
+    const path = pathOf(req.url);
+    const health = await answer(req.method ?? "GET", path);
+    if (health !== undefined) sendAnswer(req, res, health);
+    else if (fallback !== undefined) await fallback(req, res);
+    else sendError(req, res, "NOT_FOUND", `no route for ${req.method ?? "GET"} ${path}`);
   }
 
   const server = createServer((req, res) => {

@@ -34,6 +34,16 @@ export {
 } from "./metrics.js";
 export { HealthState, type HealthCheck, type HealthSnapshot } from "./health-state.js";
 export {
+  HEALTH_PATHS,
+  healthEndpoints,
+  httpError,
+  isHealthPath,
+  type HealthAnswer,
+  type HealthEndpoints,
+  type HealthEndpointsOptions,
+  type HealthPath,
+} from "./health-endpoints.js";
+export {
   HTTP_ERROR_STATUS,
   startHttpServer,
   type HttpErrorCode,

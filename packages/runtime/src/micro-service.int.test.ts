@@ -1,18 +1,21 @@
 import { randomUUID } from "node:crypto";
 import { Svcm } from "@nats-io/services";
+import { type NatsServerHandle, startNats } from "@market-scraper/testkit";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerMicroService } from "./micro-service.js";
 import { RuntimeError } from "./runtime-error.js";
 
-const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
-
+let server: NatsServerHandle;
 let nc: NatsConnection;
 beforeAll(async () => {
-  nc = await connect({ servers: NATS_URL.split(","), noAsyncTraces: true });
+  // The suite's NATS server (the current one; MARKET_SCRAPER_NATS=oldest for the oldest supported).
+  server = await startNats({ jetstream: false });
+  nc = await connect({ servers: server.url.split(","), noAsyncTraces: true });
 });
 afterAll(async () => {
   await nc.drain();
+  await server.stop();
 });
 
 describe("registerMicroService", () => {

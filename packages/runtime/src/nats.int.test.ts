@@ -1,10 +1,8 @@
 import { startNats } from "@market-scraper/testkit";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { HealthState } from "./health-state.js";
 import { createLogger } from "./logger.js";
 import { connectNats } from "./nats.js";
-
-const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 
 function capture() {
   const lines: { level: string; msg: string }[] = [];
@@ -22,8 +20,10 @@ describe("connectNats", () => {
   it("connects to the configured server and keeps the health check in step", async () => {
     const { logger, messages } = capture();
     const health = new HealthState();
+    const server = await startNats({ jetstream: false });
+    onTestFinished(() => server.stop());
     const nc = await connectNats(
-      { NATS_URL: NATS_URL.split(",") },
+      { NATS_URL: server.url.split(",") },
       { name: "runtime-int-test", logger, health },
     );
     expect(messages()).toContain("connected to NATS");

@@ -1,9 +1,16 @@
 export {
   startNats,
   currentNatsServer,
+  natsServersStarted,
+  natsServersSummary,
+  natsVersionChoice,
   NATS_IMAGE,
+  NATS_SERVER_BIN_ENV,
+  NATS_VERSION_ENV,
   type NatsServerHandle,
   type NatsServerOptions,
+  type NatsServerRecord,
+  type NatsVersionChoice,
 } from "./nats-server.js";
 export {
   startPostgres,

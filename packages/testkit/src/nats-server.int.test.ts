@@ -1,9 +1,10 @@
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { currentNatsBinaries } from "./find-binary.js";
-import { startNats, type NatsServerHandle } from "./nats-server.js";
+import { currentNatsBinaries, findBinary } from "./find-binary.js";
+import { natsServersStarted, natsServersSummary, startNats, type NatsServerHandle } from "./nats-server.js";
 import { TestkitError } from "./testkit-error.js";
 
 const STREAM = "TESTKIT";
@@ -158,5 +159,72 @@ describe('startNats({ version: "current" })', () => {
       /^NATS server [\d.]+ is not installed at \/nonexistent-cache\/.*\.ci\/install-nats/,
     );
     expect((error as Error).message).not.toContain("\n");
+  });
+});
+
+/** The version `nats-server --version` of the binary on PATH / in /usr/sbin names (Debian: 2.9.10). */
+function systemServerVersion(): string {
+  const out = execFileSync(findBinary("nats-server")!, ["--version"], { encoding: "utf8" });
+  return /v(\d+\.\d+\.\d+)/.exec(out)![1]!;
+}
+
+async function serverVersion(server: NatsServerHandle): Promise<string | undefined> {
+  return withConnection(server, async (nc) => nc.info?.version);
+}
+
+describe("which NATS server a test gets (MARKET_SCRAPER_NATS, NATS_SERVER_BIN)", () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it("is the current pinned server by default, and says so in its handle and the file's summary", async () => {
+    vi.stubEnv("MARKET_SCRAPER_NATS", "");
+    vi.stubEnv("NATS_SERVER_BIN", "");
+    const server = await startNats({ isolated: true, jetstream: false });
+    try {
+      const { version } = currentNatsBinaries();
+      expect(server.version).toBe(version);
+      expect(await serverVersion(server)).toBe(version);
+      expect(natsServersStarted().at(-1)).toEqual({
+        kind: "process",
+        version,
+        from: currentNatsBinaries().serverPath,
+      });
+      expect(natsServersSummary()).toContain(version);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("is the system server (the oldest supported) with MARKET_SCRAPER_NATS=oldest", async () => {
+    vi.stubEnv("MARKET_SCRAPER_NATS", "oldest");
+    const server = await startNats({ isolated: true, jetstream: false });
+    try {
+      expect(systemServerVersion()).not.toBe(currentNatsBinaries().version);
+      expect(server.version).toBe(systemServerVersion());
+      expect(await serverVersion(server)).toBe(systemServerVersion());
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("is NATS_SERVER_BIN when set (instead of the pinned one)", async () => {
+    vi.stubEnv("NATS_SERVER_BIN", findBinary("nats-server"));
+    const server = await startNats({ isolated: true, jetstream: false });
+    try {
+      expect(await serverVersion(server)).toBe(systemServerVersion());
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("refuses any other MARKET_SCRAPER_NATS in one line naming the variable", async () => {
+    vi.stubEnv("MARKET_SCRAPER_NATS", "2.9");
+    const error = await startNats({ isolated: true }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TestkitError);
+    expect(error).toMatchObject({ code: "BAD_OPTION" });
+    expect((error as Error).message).toBe(
+      'MARKET_SCRAPER_NATS="2.9": expected "current" (the default) or "oldest"',
+    );
   });
 });

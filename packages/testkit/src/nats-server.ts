@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,10 +9,22 @@ import type { ServerKind } from "./server-kind.js";
 import { INSTALL_NATS_SCRIPT, currentNatsBinaries, findBinary, isExecutable } from "./find-binary.js";
 import { freePort } from "./free-port.js";
 import { ManagedProcess, startOnFreePort } from "./managed-process.js";
-import { TestkitError } from "./testkit-error.js";
+import { TestkitError, describeError } from "./testkit-error.js";
 
-/** Image used when no binary is found and a container runtime is available. */
+/** Image of the oldest supported server, used when no binary is found and a container runtime answers. */
 export const NATS_IMAGE = "nats:2.9.10-alpine";
+
+/**
+ * Which NATS server the tests run on when a test does not ask for one: `current` (the default), the server
+ * `.ci/install-nats` pins, or `oldest`, the oldest supported (Debian's 2.9.10 on PATH / in /usr/sbin), for
+ * the compatibility pass. Set with `MARKET_SCRAPER_NATS`.
+ */
+export type NatsVersionChoice = "current" | "oldest";
+
+/** The environment variable that selects {@link NatsVersionChoice} (default `current`). */
+export const NATS_VERSION_ENV = "MARKET_SCRAPER_NATS";
+/** The environment variable naming a `nats-server` binary to use instead of the pinned current one. */
+export const NATS_SERVER_BIN_ENV = "NATS_SERVER_BIN";
 
 export interface NatsServerOptions {
   /** Start with JetStream (`-js`, with a fresh store dir). Default true. */
@@ -26,11 +39,12 @@ export interface NatsServerOptions {
   /** How long to wait for the server to be ready. Default 20 000 ms. */
   startTimeoutMs?: number;
   /**
-   * `system` (default): the resolution order below, the oldest supported server (2.9.10) on this
-   * machine. `current`: the server pinned and installed by `.ci/install-nats` (its cache dir), always a
-   * server of our own (as `isolated`); a `TestkitError` (`NO_BACKEND`) naming the script when absent.
+   * Unset (default): the suite's choice, `MARKET_SCRAPER_NATS` (see {@link startNats}). `current`: exactly
+   * the server pinned and installed by `.ci/install-nats` (its cache dir, or `NATS_SERVER_BIN`), always a
+   * server of our own (as `isolated`); a `TestkitError` (`NO_BACKEND`) naming the script when absent. For
+   * tests that need a feature the oldest server lacks.
    */
-  version?: "system" | "current";
+  version?: "current";
 }
 
 export interface NatsServerHandle {
@@ -41,6 +55,8 @@ export interface NatsServerHandle {
   /** True when the harness started the server (so `start`/`restart`/`kill` are allowed). */
   readonly owned: boolean;
   readonly kind: ServerKind;
+  /** The server's version (`2.15.3`), when known: not for a server from `NATS_URL`. */
+  readonly version: string | undefined;
   /** JetStream store directory on this machine (spawned server with JetStream only). */
   readonly storeDir: string | undefined;
   /** Brings a killed or stopped server back up on the same port (and store dir); no-op when server. */
@@ -56,41 +72,127 @@ export interface NatsServerHandle {
 /**
  * A NATS server for a test. Resolution order:
  * 1. `NATS_URL` from the environment (unless `isolated`): used as is, not owned.
- * 2. A `nats-server` binary (PATH, /usr/sbin, /usr/local/bin): spawned on free ports, JetStream in a temp dir.
- * 3. testcontainers with {@link NATS_IMAGE}, when a container runtime answers.
- * Otherwise throws a `TestkitError` (`NO_BACKEND`) naming the three options.
+ * 2. A `nats-server` binary, spawned on free ports, JetStream in a temp dir. Which one:
+ *    `MARKET_SCRAPER_NATS=current` (default): `NATS_SERVER_BIN`, else the server `.ci/install-nats`
+ *    installed, else the one on PATH / in /usr/sbin, /usr/local/bin; `MARKET_SCRAPER_NATS=oldest`: the one
+ *    on PATH / in /usr/sbin (Debian's 2.9.10).
+ * 3. testcontainers with the chosen version's image (`nats:<version>-alpine`), when a container runtime
+ *    answers.
+ * Otherwise throws a `TestkitError` (`NO_BACKEND`) naming the options. Every server started is recorded
+ * for {@link natsServersStarted} (the suite prints which version each test file ran on).
  */
 export async function startNats(options: NatsServerOptions = {}): Promise<NatsServerHandle> {
   const jetstream = options.jetstream ?? true;
   if (options.version === "current") return spawnNats(currentNatsServer(), jetstream, options);
+  const choice = natsVersionChoice();
   const envUrl = process.env.NATS_URL;
-  if (!options.isolated && envUrl !== undefined && envUrl.trim() !== "") return externalNats(envUrl.trim());
+  if (!options.isolated && envUrl !== undefined && envUrl.trim() !== "") {
+    return recorded(externalNats(envUrl.trim()));
+  }
 
-  const binary = findBinary("nats-server");
+  const binary =
+    choice === "current"
+      ? (installedCurrentServer() ?? findBinary("nats-server"))
+      : findBinary("nats-server");
   if (binary !== undefined) return spawnNats(binary, jetstream, options);
 
+  const image = choice === "current" ? `nats:${currentNatsBinaries().version}-alpine` : NATS_IMAGE;
   const runtime = await tryContainerRuntime();
-  if (runtime.ok) return containerNats(runtime.testcontainers, jetstream, options);
+  if (runtime.ok) return containerNats(runtime.testcontainers, image, jetstream, options);
 
   throw new TestkitError(
     "NO_BACKEND",
     "No NATS server for tests. Provide one of:\n" +
       "  1. NATS_URL=nats://host:4222 pointing at a running server (ignored with { isolated: true });\n" +
-      "  2. a nats-server binary on PATH or in /usr/sbin or /usr/local/bin " +
-      "(apt-get install nats-server, or https://github.com/nats-io/nats-server/releases);\n" +
-      `  3. a Docker-compatible container runtime for testcontainers (${NATS_IMAGE}).\n` +
+      `  2. the current nats-server (${INSTALL_NATS_SCRIPT} installs it), or a nats-server binary on PATH ` +
+      "or in /usr/sbin or /usr/local/bin (apt-get install nats-server);\n" +
+      `  3. a Docker-compatible container runtime for testcontainers (${image}).\n` +
       `Container runtime probe: ${runtime.reason}`,
   );
 }
 
-/** The `nats-server` binary `.ci/install-nats` installs; throws a one-line `TestkitError` when absent. */
+/** `MARKET_SCRAPER_NATS`: `current` (also when unset or empty) or `oldest`; anything else is an error. */
+export function natsVersionChoice(env: NodeJS.ProcessEnv = process.env): NatsVersionChoice {
+  const value = env[NATS_VERSION_ENV]?.trim() ?? "";
+  if (value === "" || value === "current") return "current";
+  if (value === "oldest") return "oldest";
+  throw new TestkitError(
+    "BAD_OPTION",
+    `${NATS_VERSION_ENV}=${JSON.stringify(value)}: expected "current" (the default) or "oldest"`,
+  );
+}
+
+/** `NATS_SERVER_BIN`, else the pinned server when `.ci/install-nats` has installed it. */
+function installedCurrentServer(): string | undefined {
+  const fromEnv = process.env[NATS_SERVER_BIN_ENV]?.trim();
+  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+  const { serverPath } = currentNatsBinaries();
+  return isExecutable(serverPath) ? serverPath : undefined;
+}
+
+/**
+ * The current `nats-server`: `NATS_SERVER_BIN`, else the one `.ci/install-nats` installs; a one-line
+ * `TestkitError` naming the script when it is not installed.
+ */
 export function currentNatsServer(): string {
+  const installed = installedCurrentServer();
+  if (installed !== undefined) return installed;
   const { version, serverPath } = currentNatsBinaries();
-  if (isExecutable(serverPath)) return serverPath;
   throw new TestkitError(
     "NO_BACKEND",
     `NATS server ${version} is not installed at ${serverPath}: run ${INSTALL_NATS_SCRIPT} (once; needs Go)`,
   );
+}
+
+/** A server this process started (or was given by `NATS_URL`), as {@link natsServersStarted} lists it. */
+export interface NatsServerRecord {
+  readonly kind: ServerKind;
+  /** `2.15.3`; undefined for a server from `NATS_URL`. */
+  readonly version: string | undefined;
+  /** The binary or image; the URL for an external server. */
+  readonly from: string;
+}
+
+const started: NatsServerRecord[] = [];
+
+/** Every NATS server `startNats` has started (or taken from `NATS_URL`) in this process, in order. */
+export function natsServersStarted(): readonly NatsServerRecord[] {
+  return started;
+}
+
+/**
+ * One line naming the versions of {@link natsServersStarted}: `nats-server 2.15.3`, `nats-server 2.9.10,
+ * 2.15.3`, `nats-server from NATS_URL nats://…`; undefined when none was started.
+ */
+export function natsServersSummary(): string | undefined {
+  if (started.length === 0) return undefined;
+  const names = new Set(started.map((s) => s.version ?? `from NATS_URL ${s.from}`));
+  return `nats-server ${[...names].join(", ")}`;
+}
+
+function recorded(handle: NatsServerHandle, from?: string): NatsServerHandle {
+  started.push({ kind: handle.kind, version: handle.version, from: from ?? handle.url });
+  return handle;
+}
+
+const versions = new Map<string, string>();
+
+/** `nats-server --version` (`nats-server: v2.9.10`) → `2.9.10`, once per binary. */
+function binaryVersion(binary: string): string {
+  let version = versions.get(binary);
+  if (version === undefined) {
+    let out: string;
+    try {
+      out = execFileSync(binary, ["--version"], { encoding: "utf8", timeout: 10_000 });
+    } catch (error) {
+      throw new TestkitError("START_FAILED", `${binary} --version failed: ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+    version = /v?(\d+\.\d+\.\d+\S*)/.exec(out)?.[1] ?? out.trim();
+    versions.set(binary, version);
+  }
+  return version;
 }
 
 function notOwned(what: string): Promise<never> {
@@ -109,6 +211,7 @@ function externalNats(url: string): NatsServerHandle {
     port: portOf(url),
     owned: false,
     kind: "external",
+    version: undefined,
     storeDir: undefined,
     start: () => notOwned("start"),
     stop: () => Promise.resolve(),
@@ -135,9 +238,10 @@ async function spawnNats(
   const storeDir = jetstream ? await mkdtemp(join(tmpdir(), "ms-testkit-nats-")) : undefined;
   const unregisterDir = storeDir === undefined ? () => undefined : onProcessExit(() => removeSync(storeDir));
 
-  let started: { server: ManagedProcess; port: number };
+  const version = binaryVersion(binary);
+  let spawned: { server: ManagedProcess; port: number };
   try {
-    started = await startOnFreePort(async (port) => {
+    spawned = await startOnFreePort(async (port) => {
       const monitorPort = await freePort();
       return new ManagedProcess({
         name: "nats-server",
@@ -157,7 +261,7 @@ async function spawnNats(
     throw error;
   }
 
-  const { server, port } = started;
+  const { server, port } = spawned;
   let stopped = false;
   const start = async (): Promise<void> => {
     // After stop() the store dir is gone: come back with an empty one.
@@ -165,25 +269,29 @@ async function spawnNats(
     stopped = false;
     await server.start();
   };
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    owned: true,
-    kind: "process",
-    storeDir,
-    start,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await server.stop();
-      if (storeDir !== undefined) await rm(storeDir, { recursive: true, force: true });
+  return recorded(
+    {
+      url: `nats://127.0.0.1:${port}`,
+      port,
+      owned: true,
+      kind: "process",
+      version,
+      storeDir,
+      start,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await server.stop();
+        if (storeDir !== undefined) await rm(storeDir, { recursive: true, force: true });
+      },
+      async restart() {
+        await server.stop();
+        await start();
+      },
+      kill: () => server.kill(),
     },
-    async restart() {
-      await server.stop();
-      await start();
-    },
-    kill: () => server.kill(),
-  };
+    binary,
+  );
 }
 
 async function healthy(monitorPort: number, jetstream: boolean): Promise<boolean> {
@@ -201,11 +309,12 @@ function removeSync(dir: string): void {
 
 async function containerNats(
   testcontainers: TestcontainersModule,
+  image: string,
   jetstream: boolean,
   options: NatsServerOptions,
 ): Promise<NatsServerHandle> {
   const { GenericContainer, Wait } = testcontainers;
-  const container = await new GenericContainer(NATS_IMAGE)
+  const container = await new GenericContainer(image)
     .withCommand([
       "nats-server",
       "-m",
@@ -220,7 +329,7 @@ async function containerNats(
     .withStartupTimeout(options.startTimeoutMs ?? 60_000)
     .start();
   const lifecycle = containerLifecycle(testcontainers, container);
-  return {
+  const handle: NatsServerHandle = {
     // Read afresh: a container that starts again may get new host ports.
     get url() {
       return `nats://${container.getHost()}:${container.getMappedPort(4222)}`;
@@ -230,7 +339,9 @@ async function containerNats(
     },
     owned: true,
     kind: "container",
+    version: /:(\d[^-]*)/.exec(image)?.[1],
     storeDir: undefined,
     ...lifecycle,
   };
+  return recorded(handle, image);
 }

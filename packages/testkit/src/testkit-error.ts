@@ -8,6 +8,8 @@ export type TestkitErrorCode =
   | "START_FAILED"
   /** Fault injection (`restart`/`kill`/`start`) on a server the harness does not own. */
   | "NOT_OWNED"
+  /** A harness setting (an option or its environment variable) has a value it does not take. */
+  | "BAD_OPTION"
   /** `waitFor` ran out of time. */
   | "WAIT_TIMEOUT";
 

@@ -73,7 +73,7 @@ await runService({
     const micro = await registerMicroService(nc, {
       name,
       version,
-      description: "Exchange connectors publishing normalized market data",
+      description: "exchange connectors publishing normalized market data; answers connector.health",
       metadata: {
         connectors: config.CONNECTORS.join(","),
         shard: `${config.CONNECTOR_SHARD.index}/${config.CONNECTOR_SHARD.count}`,

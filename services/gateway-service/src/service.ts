@@ -140,7 +140,6 @@ export function createGatewayService(deps: GatewayServiceDeps): GatewayService {
     registerOperationsRoutes(app, {
       health,
       registry,
-      ready: isReady,
       stopping: () => stopping,
       checks: () => ({
         bus: bus.isReady() ? { ok: true } : { ok: false, detail: "not connected" },

@@ -231,14 +231,19 @@ export interface MemoryGateway {
 /** The gateway over MemoryEventBus and an in-process storage client, as `standalone` runs it. */
 export async function startMemoryGateway(
   run: StorageQueryRunner,
-  options: { config?: Partial<GatewayServiceConfig>; registry?: Registry; logger?: Logger } = {},
+  options: {
+    config?: Partial<GatewayServiceConfig>;
+    registry?: Registry;
+    logger?: Logger;
+    health?: HealthState;
+  } = {},
 ): Promise<MemoryGateway> {
   const bus = new MemoryEventBus();
   const gateway = createGatewayService({
     bus,
     storage: new LocalStorageClient(run),
     logger: options.logger ?? logger,
-    health: new HealthState(),
+    health: options.health ?? new HealthState(),
     host: "127.0.0.1",
     config: gatewayConfig(options.config),
     ...(options.registry === undefined ? {} : { registry: options.registry }),

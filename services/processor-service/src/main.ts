@@ -40,7 +40,8 @@ await runService({
     const micro = await registerMicroService(nc, {
       name: SERVICE_NAME,
       version: VERSION,
-      description: "validates, de-duplicates and aggregates market data (trades → OHLCV, top of book)",
+      description:
+        "validates, de-duplicates and aggregates market data (trades → OHLCV, top of book); answers processor.stats",
       metadata: {
         processors: config.PROCESSORS.join(","),
         intervals: config.OHLCV_INTERVALS.join(","),

@@ -2,13 +2,35 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeTrade } from "@market-scraper/testkit";
-import { describe, expect, it } from "vitest";
+import type * as WorkerThreads from "node:worker_threads";
+import { describe, expect, it, vi } from "vitest";
 import { createStore } from "../src/store/create-store.js";
 import { eventRow } from "../src/store/event-row.js";
 import { SqliteStore } from "../src/store/sqlite-store.js";
 import { StoreError } from "../src/store/store-error.js";
 import { ThreadedSqliteStore } from "../src/store/threaded-sqlite-store.js";
 import { storeContract } from "./store-contract.js";
+
+// Every SQLite thread the store starts, so a test can end one as a crash would: the real Worker, only
+// recorded (the store has no test hook for this).
+const threads = vi.hoisted(() => [] as WorkerThreads.Worker[]);
+vi.mock("node:worker_threads", async (importOriginal) => {
+  const actual = await importOriginal<typeof WorkerThreads>();
+  class RecordedWorker extends actual.Worker {
+    constructor(...args: ConstructorParameters<typeof actual.Worker>) {
+      super(...args);
+      threads.push(this);
+    }
+  }
+  return { ...actual, Worker: RecordedWorker };
+});
+
+/** Ends the store's newest thread abruptly (as a crash would); resolves once it has exited. */
+function crashThread(): Promise<number> {
+  const thread = threads.at(-1);
+  if (thread === undefined) throw new Error("no SQLite thread started");
+  return thread.terminate();
+}
 
 storeContract("SQLite on a worker thread, in memory", async () => {
   const store = new ThreadedSqliteStore({ path: ":memory:" });
@@ -85,8 +107,11 @@ describe("ThreadedSqliteStore", () => {
     try {
       await store.migrate();
       expect(await store.insert([rowOf()])).toBe(1);
+      // The thread is told to stop before the call is handed to it, so it cannot answer the call first
+      // (it did, now and then, when the call went first); the call is owed when the thread exits.
+      const crashed = crashThread();
       const pending = store.stats();
-      await store.crashForTest();
+      await crashed;
       const error: unknown = await pending.catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StoreError);
       expect((error as StoreError).code).toBe("UNAVAILABLE");
@@ -103,7 +128,7 @@ describe("ThreadedSqliteStore", () => {
     try {
       await store.migrate();
       expect(await store.insert([rowOf()])).toBe(1);
-      await store.crashForTest();
+      await crashThread();
       expect(await store.insert([rowOf()])).toBe(1);
       expect((await store.stats()).total_events).toBe(1);
     } finally {

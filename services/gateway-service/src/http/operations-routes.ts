@@ -1,4 +1,10 @@
-import type { HealthState, Registry } from "@market-scraper/runtime";
+import {
+  HEALTH_PATHS,
+  type HealthCheck,
+  type HealthState,
+  type Registry,
+  healthEndpoints,
+} from "@market-scraper/runtime";
 import type { FastifyInstance } from "fastify";
 import type { StaticAsset } from "./static-assets.js";
 
@@ -6,8 +12,7 @@ export interface OperationsRoutesOptions {
   health: HealthState;
   registry: Registry;
   /** Extra readiness checks of the gateway itself (bus connected, started and not stopping). */
-  checks: () => Record<string, { ok: boolean; detail?: string }>;
-  ready: () => boolean;
+  checks: () => Record<string, HealthCheck>;
   /** Shutting down (besides the health state's own draining). */
   stopping: () => boolean;
   openapi: unknown;
@@ -16,31 +21,26 @@ export interface OperationsRoutesOptions {
 
 /** The open routes: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, the page and the docs. */
 export function registerOperationsRoutes(server: FastifyInstance, options: OperationsRoutesOptions): void {
-  const { health, registry } = options;
-  server.get("/healthz", async (_request, reply) =>
-    reply
-      .code(health.live ? 200 : 503)
-      .header("cache-control", "no-store")
-      .send({ status: health.live ? "ok" : "not_live" }),
-  );
-  server.get("/readyz", async (_request, reply) => {
-    const snapshot = health.snapshot();
-    const ready = options.ready();
-    return reply
-      .code(ready ? 200 : 503)
-      .header("cache-control", "no-store")
-      .send({
-        status: ready ? "ok" : "not_ready",
-        draining: snapshot.draining || options.stopping(),
-        checks: { ...snapshot.checks, ...options.checks() },
-      });
+  // The runtime's health endpoints (one implementation, the same contract as every other service's port),
+  // sent through fastify.
+  const answer = healthEndpoints({
+    health: options.health,
+    registry: options.registry,
+    checks: options.checks,
+    draining: options.stopping,
   });
-  server.get("/metrics", async (_request, reply) =>
-    reply
-      .header("content-type", registry.contentType)
-      .header("cache-control", "no-store")
-      .send(await registry.metrics()),
-  );
+  for (const path of HEALTH_PATHS) {
+    server.route({
+      // Every method but OPTIONS (CORS preflight): the runtime answers 405 to what it does not serve.
+      method: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+      url: path,
+      exposeHeadRoute: false,
+      handler: async (request, reply) => {
+        const { status, headers, body } = (await answer(request.method, path))!;
+        return reply.code(status).headers(headers).send(body);
+      },
+    });
+  }
   server.get("/openapi.json", async (_request, reply) =>
     reply.header("cache-control", "no-cache").send(options.openapi),
   );

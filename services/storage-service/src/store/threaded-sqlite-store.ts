@@ -195,9 +195,4 @@ export class ThreadedSqliteStore implements Store {
     await thread.worker.terminate();
     await exited;
   }
-
-  /** Tests: ends the thread abruptly, as a crash would. */
-  async crashForTest(): Promise<void> {
-    await this.#thread?.worker.terminate();
-  }
 }
