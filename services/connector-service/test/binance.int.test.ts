@@ -43,7 +43,7 @@ describe("binance and binance-usdm end to end (dist/main.js, fake Binance spot a
   const truth = (source: string, raw: string): number => fakeOf(source).trueBook(raw).lastUpdateId;
   const lastSequence = (source: string, symbol: string): number | undefined =>
     seen.books(source, symbol).at(-1)?.sequence;
-  const inSync = (source: string, pairs: [string, string][]): boolean =>
+  const inSync = (source: string, pairs: (readonly [string, string])[]): boolean =>
     pairs.every(([symbol, raw]) => lastSequence(source, symbol) === truth(source, raw));
 
   /**
@@ -141,7 +141,9 @@ describe("binance and binance-usdm end to end (dist/main.js, fake Binance spot a
     const limited = (source: string) =>
       seen
         .errors("RATE_LIMIT", source)
-        .map((e) => (e.payload as { details: { status: number; retry_after_ms: number } }).details);
+        .map(
+          (e) => (e.payload as unknown as { details: { status: number; retry_after_ms: number } }).details,
+        );
     expect(limited("binance")).toEqual([expect.objectContaining({ status: 429, retry_after_ms: 1000 })]);
     expect(limited("binance-usdm")).toEqual([expect.objectContaining({ status: 418, retry_after_ms: 2000 })]);
     // One refused request and one answered per symbol: held, not retried in a loop.
