@@ -7,7 +7,12 @@
  * Env: BENCH_REPS (11 rounds per case), BENCH_FRAMES (4000 distinct frames per kind).
  */
 import { cpus } from "node:os";
-import { HyperliquidFeed, HyperliquidParser, noopConnectorMetrics } from "@market-scraper/connector-service";
+import {
+  BybitParser,
+  HyperliquidFeed,
+  HyperliquidParser,
+  noopConnectorMetrics,
+} from "@market-scraper/connector-service";
 import { EventType, StandardEvent } from "@market-scraper/events";
 
 const REPS = Number(process.env.BENCH_REPS ?? 11);
@@ -302,4 +307,107 @@ for (const row of table) console.log(line(row));
 console.log(
   `\nratio = frames/s ÷ JSON.parse-only frames/s on the same frames in the same run (goal ≥ 0.75).`,
 );
+
+// ---- Bybit: publicTrade and orderbook.50 delta frames (the shapes of exchanges.md §5.4 / §5.6) ----------
+
+function bybitTradeFrames(count: number): string[] {
+  const frames: string[] = [];
+  for (let f = 0; f < count; f += 1) {
+    const T = 1_680_652_847_524 + f * 7;
+    const data = Array.from({ length: 1 + Math.floor(rand() * 4) }, (_, i) => ({
+      i: String(2_290_000_000_050_703_789n + BigInt(f * 8 + i)),
+      T,
+      p: (28_165.38 + (rand() - 0.5) * 20).toFixed(2),
+      v: (rand() * 0.5 + 0.000001).toFixed(6),
+      S: rand() < 0.5 ? "Buy" : "Sell",
+      s: "BTCUSDT",
+      BT: false,
+    }));
+    frames.push(JSON.stringify({ topic: "publicTrade.BTCUSDT", ts: T + 2, type: "snapshot", data }));
+  }
+  return frames;
+}
+
+function bybitDepthFrames(count: number): string[] {
+  const frames: string[] = [];
+  const level = (base: number): [string, string] => [
+    (base + Math.floor(rand() * 400) / 100).toFixed(2),
+    rand() < 0.2 ? "0" : (rand() * 2).toFixed(6),
+  ];
+  for (let f = 0; f < count; f += 1) {
+    const b = Array.from({ length: 1 + Math.floor(rand() * 6) }, () => level(28_158));
+    const a = Array.from({ length: 1 + Math.floor(rand() * 6) }, () => level(28_163));
+    frames.push(
+      JSON.stringify({
+        topic: "orderbook.50.BTCUSDT",
+        ts: 1_680_652_808_085 + f * 20,
+        type: "delta",
+        data: { s: "BTCUSDT", b, a, u: 59_438_061 + f, seq: 4_281_282_232 + f * 3 },
+      }),
+    );
+  }
+  return frames;
+}
+
+const bybitJson: Path = (frames, from, to) => {
+  for (let i = from; i < to; i += 1) sink += (JSON.parse(frames[i]!) as { topic: string }).topic.length;
+};
+
+function bybitParser(): BybitParser {
+  return new BybitParser({
+    source: "bybit-spot",
+    category: "spot",
+    instruments: [{ rawSymbol: "BTCUSDT", symbol: "BTC-USDT", category: "spot", instrument: "spot" }],
+  });
+}
+
+function measureBybit(
+  name: string,
+  frames: string[],
+): { name: string; json: number; ours: number; ratio: number } {
+  const check = bybitParser();
+  for (const [i, text] of frames.entries()) {
+    const result = check.parse(text, 1_680_652_900_000 + i);
+    if (result.kind === "trades") for (const event of result.events) StandardEvent.parse(event);
+    else if (result.kind !== "book") throw new Error(`bybit frame ${i}: ${result.kind}`);
+  }
+  const parser = bybitParser();
+  const paths: Path[] = [
+    bybitJson,
+    (fs, from, to) => {
+      for (let i = from; i < to; i += 1) sink += parser.parse(fs[i]!, 1_680_652_900_000 + i).kind.length;
+    },
+  ];
+  const round = (): number[] => {
+    const seconds = [0, 0];
+    for (let from = 0, block = 0; from < frames.length; from += BLOCK, block += 1) {
+      const to = Math.min(frames.length, from + BLOCK);
+      for (let k = 0; k < paths.length; k += 1) {
+        const p = (block + k) % paths.length;
+        const start = process.hrtime.bigint();
+        paths[p]!(frames, from, to);
+        seconds[p]! += Number(process.hrtime.bigint() - start) / 1e9;
+      }
+    }
+    return seconds.map((s) => frames.length / s);
+  };
+  for (let i = 0; i < 3; i += 1) round();
+  const rounds = Array.from({ length: REPS }, round);
+  return {
+    name,
+    json: median(rounds.map((r) => r[0]!)),
+    ours: median(rounds.map((r) => r[1]!)),
+    ratio: median(rounds.map((r) => r[1]! / r[0]!)),
+  };
+}
+
+console.log(`\nBybit frames → validated events (trades) / engine deltas (depth), same method:\n`);
+for (const r of [
+  measureBybit("publicTrade", bybitTradeFrames(FRAMES)),
+  measureBybit("orderbook.50 delta", bybitDepthFrames(FRAMES)),
+]) {
+  console.log(
+    `${r.name.padEnd(20)} | JSON.parse only ${k(r.json)} frames/s | BybitParser ${k(r.ours)} frames/s | ratio ${r.ratio.toFixed(2)}`,
+  );
+}
 if (sink === -1) console.log("");

@@ -92,3 +92,15 @@ export {
   type FakeBinanceSymbol,
   type FakeBinanceTrade,
 } from "./fake-binance-server.js";
+export {
+  FakeBybitServer,
+  type FakeBybitCategory,
+  type FakeBybitInstrument,
+  type FakeBybitKline,
+  type FakeBybitLevel,
+  type FakeBybitLiquidation,
+  type FakeBybitOptions,
+  type FakeBybitRestFailure,
+  type FakeBybitRestRequest,
+  type FakeBybitTrade,
+} from "./fake-bybit-server.js";

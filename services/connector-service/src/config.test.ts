@@ -116,4 +116,43 @@ describe("connector config", () => {
     expect(shards).toEqual([["BTC", "PURR/USDC"], ["ETH", "@107"], ["SOL"]]);
     expect(shards.flat().sort()).toEqual([...symbols].sort());
   });
+
+  it("configures bybit-spot and bybit-linear with their own variables, and names the bad ones", () => {
+    const config = parseEnv(connectorEnv, {
+      CONNECTORS: "bybit-spot,bybit-linear",
+      BYBIT_SPOT_SYMBOLS: "BTC-USDT, solusdt",
+      BYBIT_LINEAR_BOOK_INTERVAL: "0",
+    });
+    expect(config).toMatchObject({
+      CONNECTORS: ["bybit-spot", "bybit-linear"],
+      BYBIT_SPOT_SYMBOLS: ["BTC-USDT", "solusdt"],
+      BYBIT_SPOT_CHANNELS: ["trade", "order_book", "ticker", "ohlcv"],
+      BYBIT_SPOT_WS_URL: "wss://stream.bybit.com/v5/public/spot",
+      BYBIT_LINEAR_CHANNELS: ["trade", "order_book", "ticker", "ohlcv", "liquidation", "derivative_ticker"],
+      BYBIT_LINEAR_WS_URL: "wss://stream.bybit.com/v5/public/linear",
+      BYBIT_LINEAR_REST_URL: "https://api.bybit.com",
+      BYBIT_LINEAR_BOOK_DEPTH: 20,
+      BYBIT_LINEAR_BOOK_INTERVAL: 0,
+      BYBIT_SPOT_BOOK_INTERVAL: 100,
+    });
+    const error = (() => {
+      try {
+        parseEnv(connectorEnv, {
+          BYBIT_SPOT_CHANNELS: "trade,liquidation",
+          BYBIT_LINEAR_OHLCV_INTERVALS: "7m",
+          BYBIT_LINEAR_BOOK_DEPTH: "5000",
+          BYBIT_LINEAR_SYMBOLS: " , ",
+        });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect((error as ConfigError).issues.map((i) => i.variable)).toEqual([
+      "BYBIT_SPOT_CHANNELS",
+      "BYBIT_LINEAR_SYMBOLS",
+      "BYBIT_LINEAR_OHLCV_INTERVALS",
+      "BYBIT_LINEAR_BOOK_DEPTH",
+    ]);
+  });
 });

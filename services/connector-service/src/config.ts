@@ -10,6 +10,13 @@ import {
 } from "@market-scraper/runtime";
 import { z } from "zod";
 import {
+  BYBIT_DEFAULT_REST_URL,
+  BYBIT_DEFAULT_WS_URLS,
+  BYBIT_LINEAR_CHANNELS,
+  BYBIT_OHLCV_INTERVALS,
+  BYBIT_SPOT_CHANNELS,
+} from "./bybit/bybit-connector.js";
+import {
   HYPERLIQUID_CHANNELS,
   HYPERLIQUID_DEFAULT_REST_URL,
   HYPERLIQUID_DEFAULT_WS_URL,
@@ -23,7 +30,14 @@ import {
   BINANCE_USDM_CHANNELS,
 } from "./binance/binance-connector.js";
 
-export const CONNECTOR_NAMES = ["hyperliquid", "binance", "binance-usdm", "replay"] as const;
+export const CONNECTOR_NAMES = [
+  "hyperliquid",
+  "binance",
+  "binance-usdm",
+  "bybit-spot",
+  "bybit-linear",
+  "replay",
+] as const;
 export type ConnectorName = (typeof CONNECTOR_NAMES)[number];
 
 function listOf<T extends string>(allowed: readonly T[], defaults: readonly T[]) {
@@ -125,6 +139,8 @@ const replaySpeed = z
   })
   .default({ mode: "realtime", speed: 1 });
 
+/** Levels per side of published books: Bybit streams at most 1000. */
+const bookDepth = positiveInt(20).refine((depth) => depth <= 1000, "expected at most 1000 levels");
 /** Binance symbols as configured: `BTCUSDT`, `btcusdt` or `BTC-USDT` (checked against exchangeInfo at start). */
 function binanceSymbols(defaults: readonly string[]) {
   return commaList(defaults).superRefine((items, ctx) => {
@@ -184,6 +200,22 @@ export const connectorEnv = baseServiceEnv(9101)
     HYPERLIQUID_RECONNECT_INITIAL: durationMs("500ms"),
     HYPERLIQUID_RECONNECT_MAX: durationMs("30s"),
     HYPERLIQUID_REST_WEIGHT_PER_MINUTE: positiveInt(1200),
+    BYBIT_SPOT_SYMBOLS: commaList(["BTCUSDT", "ETHUSDT"]),
+    BYBIT_SPOT_CHANNELS: listOf(BYBIT_SPOT_CHANNELS, BYBIT_SPOT_CHANNELS),
+    BYBIT_SPOT_OHLCV_INTERVALS: listOf(BYBIT_OHLCV_INTERVALS, ["1m"]),
+    BYBIT_SPOT_WS_URL: url(["ws:", "wss:"], BYBIT_DEFAULT_WS_URLS.spot),
+    BYBIT_SPOT_REST_URL: url(["http:", "https:"], BYBIT_DEFAULT_REST_URL),
+    BYBIT_SPOT_BOOK_DEPTH: bookDepth,
+    BYBIT_SPOT_BOOK_INTERVAL: durationMs("100ms"),
+    BYBIT_SPOT_TOPICS_PER_CONNECTION: positiveInt(200),
+    BYBIT_LINEAR_SYMBOLS: commaList(["BTCUSDT", "ETHUSDT"]),
+    BYBIT_LINEAR_CHANNELS: listOf(BYBIT_LINEAR_CHANNELS, BYBIT_LINEAR_CHANNELS),
+    BYBIT_LINEAR_OHLCV_INTERVALS: listOf(BYBIT_OHLCV_INTERVALS, ["1m"]),
+    BYBIT_LINEAR_WS_URL: url(["ws:", "wss:"], BYBIT_DEFAULT_WS_URLS.linear),
+    BYBIT_LINEAR_REST_URL: url(["http:", "https:"], BYBIT_DEFAULT_REST_URL),
+    BYBIT_LINEAR_BOOK_DEPTH: bookDepth,
+    BYBIT_LINEAR_BOOK_INTERVAL: durationMs("100ms"),
+    BYBIT_LINEAR_TOPICS_PER_CONNECTION: positiveInt(200),
     ...binanceEnv("BINANCE"),
     ...binanceEnv("BINANCE_USDM"),
     BINANCE_USDM_OPEN_INTEREST_INTERVAL: durationMs("30s"),
@@ -202,13 +234,11 @@ export const connectorEnv = baseServiceEnv(9101)
         message: "required when CONNECTORS includes replay",
       });
     }
-    const symbols = fields.HYPERLIQUID_SYMBOLS;
-    if (Array.isArray(symbols) && symbols.length === 0) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["HYPERLIQUID_SYMBOLS"],
-        message: "expected at least one symbol",
-      });
+    for (const variable of ["HYPERLIQUID_SYMBOLS", "BYBIT_SPOT_SYMBOLS", "BYBIT_LINEAR_SYMBOLS"]) {
+      const symbols = fields[variable];
+      if (Array.isArray(symbols) && symbols.length === 0) {
+        ctx.addIssue({ code: "custom", path: [variable], message: "expected at least one symbol" });
+      }
     }
   });
 

@@ -106,3 +106,26 @@ export {
   type HyperliquidMarket,
 } from "./hyperliquid/hyperliquid-symbols.js";
 export { createHyperliquidReplay, type HyperliquidReplayOptions } from "./hyperliquid/hyperliquid-replay.js";
+export {
+  BYBIT_CHANNELS,
+  BYBIT_DEFAULT_REST_URL,
+  BYBIT_DEFAULT_WS_URLS,
+  BYBIT_LINEAR_CHANNELS,
+  BYBIT_OHLCV_INTERVALS,
+  BYBIT_SPOT_CHANNELS,
+  BybitConnector,
+  spreadTopics,
+  type BybitChannel,
+  type BybitConnectorOptions,
+} from "./bybit/bybit-connector.js";
+export { BybitFeed, bybitBookDepth, type BybitFeedHooks, type BybitFeedOptions } from "./bybit/bybit-feed.js";
+export {
+  BybitInstruments,
+  instrumentsFromAnswer,
+  type BybitCategory,
+  type BybitInstrument,
+} from "./bybit/bybit-instruments.js";
+export { BYBIT_INTERVALS, BybitParser, type BybitFrameResult } from "./bybit/bybit-parser.js";
+export { bybitRateLimit } from "./bybit/bybit-rate-limit.js";
+export { createBybitReplay, type BybitReplayOptions } from "./bybit/bybit-replay.js";
+export { bybitSequenceRules } from "./bybit/bybit-sequence-rules.js";

@@ -16,6 +16,8 @@ import { HyperliquidConnector } from "./hyperliquid/hyperliquid-connector.js";
 import { createHyperliquidReplay } from "./hyperliquid/hyperliquid-replay.js";
 import { BinanceConnector } from "./binance/binance-connector.js";
 import { createBinanceReplay, isBinanceSource } from "./binance/binance-replay.js";
+import { BybitConnector } from "./bybit/bybit-connector.js";
+import { createBybitReplay } from "./bybit/bybit-replay.js";
 
 export interface ConnectorServiceDeps {
   config: ConnectorConfig;
@@ -179,6 +181,36 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
         );
         break;
       }
+      case "bybit-spot":
+      case "bybit-linear": {
+        const spot = name === "bybit-spot";
+        const capture = captureFor(name);
+        const symbols = shardSymbols(
+          spot ? config.BYBIT_SPOT_SYMBOLS : config.BYBIT_LINEAR_SYMBOLS,
+          config.CONNECTOR_SHARD,
+        );
+        logger.info({ symbols, shard: config.CONNECTOR_SHARD }, `${name} symbols of this replica`);
+        connectors.push(
+          new BybitConnector({
+            ...common,
+            category: spot ? "spot" : "linear",
+            wsUrl: spot ? config.BYBIT_SPOT_WS_URL : config.BYBIT_LINEAR_WS_URL,
+            restUrl: spot ? config.BYBIT_SPOT_REST_URL : config.BYBIT_LINEAR_REST_URL,
+            symbols,
+            channels: spot ? config.BYBIT_SPOT_CHANNELS : config.BYBIT_LINEAR_CHANNELS,
+            intervals: spot ? config.BYBIT_SPOT_OHLCV_INTERVALS : config.BYBIT_LINEAR_OHLCV_INTERVALS,
+            bookDepth: spot ? config.BYBIT_SPOT_BOOK_DEPTH : config.BYBIT_LINEAR_BOOK_DEPTH,
+            bookIntervalMs: spot ? config.BYBIT_SPOT_BOOK_INTERVAL : config.BYBIT_LINEAR_BOOK_INTERVAL,
+            topicsPerConnection: spot
+              ? config.BYBIT_SPOT_TOPICS_PER_CONNECTION
+              : config.BYBIT_LINEAR_TOPICS_PER_CONNECTION,
+            dedupCapacity: config.DEDUP_CAPACITY,
+            ...(capture === undefined ? {} : { capture }),
+            ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+          }),
+        );
+        break;
+      }
       case "hyperliquid": {
         let capture: RawCaptureWriter | undefined;
         if (config.CAPTURE_DIR !== undefined) {
@@ -225,6 +257,23 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
               file: config.REPLAY_FILE ?? "",
               pace: config.REPLAY_SPEED,
               dedupCapacity: config.DEDUP_CAPACITY,
+              ...(deps.onReplayFinished === undefined ? {} : { onFinished: deps.onReplayFinished }),
+            }),
+          );
+          break;
+        }
+        if (config.REPLAY_SOURCE === "bybit-spot" || config.REPLAY_SOURCE === "bybit-linear") {
+          const spot = config.REPLAY_SOURCE === "bybit-spot";
+          connectors.push(
+            createBybitReplay({
+              ...common,
+              name: config.REPLAY_SOURCE,
+              category: spot ? "spot" : "linear",
+              file: config.REPLAY_FILE ?? "",
+              pace: config.REPLAY_SPEED,
+              dedupCapacity: config.DEDUP_CAPACITY,
+              bookDepth: spot ? config.BYBIT_SPOT_BOOK_DEPTH : config.BYBIT_LINEAR_BOOK_DEPTH,
+              bookIntervalMs: spot ? config.BYBIT_SPOT_BOOK_INTERVAL : config.BYBIT_LINEAR_BOOK_INTERVAL,
               ...(deps.onReplayFinished === undefined ? {} : { onFinished: deps.onReplayFinished }),
             }),
           );

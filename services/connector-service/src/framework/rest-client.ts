@@ -25,6 +25,17 @@ export interface RestClientOptions {
   fetch?: typeof fetch;
   /** Called on every 429 or 418 (the connector turns it into a `RATE_LIMIT` error event). */
   onRateLimited?: (info: RateLimitedInfo) => void;
+  /**
+   * The exchange's own rate-limit signals beyond 429/418 (Bybit: 403 "access too frequent", `retCode`
+   * 10006 with `X-Bapi-Limit-Reset-Timestamp`, `X-Bapi-Limit-Status` 0), read from every answer below
+   * 500: `{ retry: true }` = a refusal, counted and retried like a 429 after `holdMs` (else `Retry-After`,
+   * else the backoff); `{ retry: false }` = a good answer after which requests are held for `holdMs`;
+   * undefined = nothing to do. `text` is the body.
+   */
+  rateLimitOf?: (
+    answer: { status: number; headers: Headers; text: string },
+    now: number,
+  ) => { retry: boolean; holdMs: number | undefined } | undefined;
 }
 
 /** Parses `Retry-After`: delay-seconds or an HTTP date. */
@@ -142,6 +153,27 @@ export class RestClient {
         continue;
       }
       const text = await response.text();
+      const verdict = this.#options.rateLimitOf?.(
+        { status: response.status, headers: response.headers, text },
+        this.#scheduler.now(),
+      );
+      if (verdict?.retry === true) {
+        this.rateLimited += 1;
+        const retryAfterMs =
+          verdict.holdMs ??
+          parseRetryAfter(response.headers.get("retry-after"), this.#scheduler.now()) ??
+          backoffDelay(attempt, this.#options.backoff, this.#options.random);
+        this.#options.onRateLimited?.({ status: response.status, retryAfterMs, attempt, url });
+        if (attempt > maxRetries) {
+          throw new ConnectorError(
+            "RATE_LIMIT",
+            `${method} ${url}: still rate limited after ${maxRetries} retries`,
+          );
+        }
+        this.limiter.pauseFor(retryAfterMs);
+        continue;
+      }
+      if (verdict?.holdMs !== undefined && verdict.holdMs > 0) this.limiter.pauseFor(verdict.holdMs);
       if (!response.ok) {
         throw new ConnectorError(
           "REST_FAILED",
