@@ -1,3 +1,5 @@
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { OrderBookEvent, StandardEvent } from "@market-scraper/events";
 import { createLogger, parseEnv } from "@market-scraper/runtime";
 import { FakeBinanceServer, type FakeBinanceLevel, waitFor } from "@market-scraper/testkit";
@@ -8,6 +10,7 @@ import { type ConnectorService, createConnectorService } from "../service.js";
 import { BinanceConnector } from "./binance-connector.js";
 
 const logger = createLogger({ service: "test", level: "silent" });
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "fixtures");
 
 describe("Binance book configuration through the connector service", () => {
   let fake: FakeBinanceServer | undefined;
@@ -91,4 +94,32 @@ describe("Binance book configuration through the connector service", () => {
       expect({ sequence: last.sequence, bids: last.bids, asks: last.asks }).toEqual(truth(5));
     });
   }
+
+  it("a replayed Binance capture publishes books of BINANCE_BOOK_DEPTH levels", async () => {
+    const published: StandardEvent[] = [];
+    let finished!: () => void;
+    const done = new Promise<void>((resolve) => (finished = resolve));
+    const config = parseEnv(connectorEnv, {
+      CONNECTORS: "replay",
+      REPLAY_SOURCE: "binance",
+      REPLAY_FILE: join(fixtures, "binance-capture.jsonl"),
+      REPLAY_SPEED: "max",
+      BINANCE_BOOK_DEPTH: "2",
+      HEARTBEAT_INTERVAL: "0",
+    });
+    const s = (service = createConnectorService({
+      config,
+      bus: { publish: async (event) => void published.push(event) },
+      logger,
+      onReplayFinished: () => finished(),
+    }));
+    await s.start();
+    await done;
+    const books = published.filter((e): e is OrderBookEvent => e.event_type === "order_book");
+    expect(books.length).toBeGreaterThan(0);
+    for (const book of books) {
+      expect(book.payload.bids).toHaveLength(2);
+      expect(book.payload.asks).toHaveLength(2);
+    }
+  });
 });
