@@ -8,6 +8,9 @@
  */
 import { cpus } from "node:os";
 import {
+  BinanceFeed,
+  type BinanceMarketKind,
+  BinanceParser,
   BybitParser,
   HyperliquidFeed,
   HyperliquidParser,
@@ -217,22 +220,18 @@ interface Row {
  */
 const BLOCK = 250;
 
-function measure(name: string, frames: string[]): Row {
-  const events = checkValid(frames);
-  const feed = feedPath();
-  const paths: Path[] = [
-    jsonParseOnly,
-    parserPath(new HyperliquidParser({ markets: MARKETS })),
-    feed.path,
-    zodCreate,
-  ];
+/**
+ * Times `paths` over the same frames: the paths alternate every `BLOCK` frames, in rotating order (the
+ * first path over a block reads its frames from memory, the next ones from the CPU cache: none is
+ * favoured), 3 warm-up rounds then `REPS` rounds. Each round's frames/s per path; `beforeRound` runs
+ * before each round (a fresh de-duplicator, say).
+ */
+function timeRounds(frames: readonly string[], paths: readonly Path[], beforeRound?: () => void): number[][] {
   const round = (): number[] => {
     const seconds = paths.map(() => 0);
-    feed.reset();
+    beforeRound?.();
     for (let from = 0, block = 0; from < frames.length; from += BLOCK, block += 1) {
       const to = Math.min(frames.length, from + BLOCK);
-      // The first path over a block reads its frames from memory, the next ones from the CPU cache:
-      // rotate which path goes first so none is favoured.
       for (let k = 0; k < paths.length; k += 1) {
         const p = (block + k) % paths.length;
         const start = process.hrtime.bigint();
@@ -243,11 +242,31 @@ function measure(name: string, frames: string[]): Row {
     return seconds.map((s) => frames.length / s);
   };
   for (let i = 0; i < 3; i += 1) round(); // warm-up: let the JIT settle on every path
-  const rounds = Array.from({ length: REPS }, round);
+  return Array.from({ length: REPS }, round);
+}
+
+/** Rates: medians over rounds. Ratios to path 0: the median of each round's own ratio (robust to load drift). */
+function summarize(rounds: readonly number[][]): {
+  rate: (p: number) => number;
+  ratio: (p: number) => number;
+} {
+  return {
+    rate: (p) => median(rounds.map((r) => r[p]!)),
+    ratio: (p) => median(rounds.map((r) => r[p]! / r[0]!)),
+  };
+}
+
+function measure(name: string, frames: string[]): Row {
+  const events = checkValid(frames);
+  const feed = feedPath();
+  const paths: Path[] = [
+    jsonParseOnly,
+    parserPath(new HyperliquidParser({ markets: MARKETS })),
+    feed.path,
+    zodCreate,
+  ];
+  const { rate, ratio } = summarize(timeRounds(frames, paths, feed.reset));
   const bytes = frames.reduce((sum, f) => sum + f.length, 0) / frames.length;
-  // Rates: medians over rounds. Ratios: the median of each round's own ratio (robust to load drift).
-  const rate = (p: number): number => median(rounds.map((r) => r[p]!));
-  const ratio = (p: number): number => median(rounds.map((r) => r[p]! / r[0]!));
   return {
     name,
     frames: frames.length,
@@ -264,6 +283,14 @@ function measure(name: string, frames: string[]): Row {
 }
 
 const k = (n: number): string => `${(n / 1000).toFixed(0)}k`;
+
+function printTable(header: readonly string[], table: readonly string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ");
+  console.log(line(header));
+  console.log(widths.map((w) => "-".repeat(w)).join("-|-"));
+  for (const row of table) console.log(line(row));
+}
 const trades = tradeFrames(FRAMES);
 const books = bookFrames(FRAMES);
 const mixed = trades.flatMap((t, i) => [t, t, t, books[i]!]).slice(0, FRAMES * 2); // ~3 trade frames per book frame
@@ -299,11 +326,7 @@ const table = rows.map((r) => [
   `${k(r.zod)} frames/s`,
   r.zodRatio.toFixed(2),
 ]);
-const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ");
-console.log(line(header));
-console.log(widths.map((w) => "-".repeat(w)).join("-|-"));
-for (const row of table) console.log(line(row));
+printTable(header, table);
 console.log(
   `\nratio = frames/s ÷ JSON.parse-only frames/s on the same frames in the same run (goal ≥ 0.75).`,
 );
@@ -378,27 +401,8 @@ function measureBybit(
       for (let i = from; i < to; i += 1) sink += parser.parse(fs[i]!, 1_680_652_900_000 + i).kind.length;
     },
   ];
-  const round = (): number[] => {
-    const seconds = [0, 0];
-    for (let from = 0, block = 0; from < frames.length; from += BLOCK, block += 1) {
-      const to = Math.min(frames.length, from + BLOCK);
-      for (let k = 0; k < paths.length; k += 1) {
-        const p = (block + k) % paths.length;
-        const start = process.hrtime.bigint();
-        paths[p]!(frames, from, to);
-        seconds[p]! += Number(process.hrtime.bigint() - start) / 1e9;
-      }
-    }
-    return seconds.map((s) => frames.length / s);
-  };
-  for (let i = 0; i < 3; i += 1) round();
-  const rounds = Array.from({ length: REPS }, round);
-  return {
-    name,
-    json: median(rounds.map((r) => r[0]!)),
-    ours: median(rounds.map((r) => r[1]!)),
-    ratio: median(rounds.map((r) => r[1]! / r[0]!)),
-  };
+  const { rate, ratio } = summarize(timeRounds(frames, paths));
+  return { name, json: rate(0), ours: rate(1), ratio: ratio(1) };
 }
 
 console.log(`\nBybit frames → validated events (trades) / engine deltas (depth), same method:\n`);
@@ -410,4 +414,167 @@ for (const r of [
     `${r.name.padEnd(20)} | JSON.parse only ${k(r.json)} frames/s | BybitParser ${k(r.ours)} frames/s | ratio ${r.ratio.toFixed(2)}`,
   );
 }
+
+// ---- Binance: spot @trade, USDⓈ-M @aggTrade, and @depth@100ms diffs of both (exchanges.md §2.3, -derivatives §1) --
+
+const BINANCE_MARKETS = [
+  { rawSymbol: "BTCUSDT", symbol: "BTC-USDT", base: "BTC", quote: "USDT", mid: 97_674.73, tick: 0.01 },
+  { rawSymbol: "ETHUSDT", symbol: "ETH-USDT", base: "ETH", quote: "USDT", mid: 2_712.4, tick: 0.01 },
+  { rawSymbol: "SOLUSDT", symbol: "SOL-USDT", base: "SOL", quote: "USDT", mid: 204.31, tick: 0.01 },
+];
+
+/** Live-format trade frames, one trade each (Binance sends one per frame), over three symbols. */
+function binanceTradeFrames(kind: BinanceMarketKind, count: number): string[] {
+  const frames: string[] = [];
+  let time = 1_738_534_577_231;
+  let id = 3_412_663_610;
+  for (let f = 0; f < count; f += 1) {
+    const m = BINANCE_MARKETS[f % BINANCE_MARKETS.length]!;
+    time += Math.floor(rand() * 40);
+    id += 1 + Math.floor(rand() * 3);
+    const p = (m.mid + (rand() - 0.5) * 200 * m.tick).toFixed(8);
+    const q = (rand() * 0.5 + 0.00001).toFixed(8);
+    const data =
+      kind === "spot"
+        ? { e: "trade", E: time + 1, s: m.rawSymbol, t: id, p, q, T: time, m: rand() < 0.5, M: true }
+        : {
+            e: "aggTrade",
+            E: time + 1,
+            s: m.rawSymbol,
+            a: id,
+            p,
+            q,
+            f: id * 3,
+            l: id * 3 + 1,
+            T: time,
+            m: rand() < 0.5,
+          };
+    const stream = `${m.rawSymbol.toLowerCase()}@${kind === "spot" ? "trade" : "aggTrade"}`;
+    frames.push(JSON.stringify({ stream, data }));
+  }
+  return frames;
+}
+
+/** `@depth@100ms` diffs: 1–20 changed levels a side (about 10), a fifth of them deletions (`"0.00000000"`). */
+function binanceDepthFrames(kind: BinanceMarketKind, count: number): string[] {
+  const frames: string[] = [];
+  const ids = BINANCE_MARKETS.map(() => 687_687_944);
+  let time = 1_738_534_577_231;
+  for (let f = 0; f < count; f += 1) {
+    const index = f % BINANCE_MARKETS.length;
+    const m = BINANCE_MARKETS[index]!;
+    const side = (dir: number): [string, string][] =>
+      Array.from({ length: 1 + Math.floor(rand() * 20) }, () => [
+        (m.mid + dir * (1 + Math.floor(rand() * 500)) * m.tick).toFixed(8),
+        rand() < 0.2 ? "0.00000000" : (rand() * 5).toFixed(8),
+      ]);
+    time += 33;
+    const pu = ids[index]!;
+    const U = pu + 1;
+    const u = pu + 1 + Math.floor(rand() * 30);
+    ids[index] = u;
+    const data: Record<string, unknown> = { e: "depthUpdate", E: time };
+    if (kind === "usdm") data.T = time - 2;
+    Object.assign(data, { s: m.rawSymbol, U, u });
+    if (kind === "usdm") data.pu = pu;
+    Object.assign(data, { b: side(-1), a: side(1) });
+    frames.push(JSON.stringify({ stream: `${m.rawSymbol.toLowerCase()}@depth@100ms`, data }));
+  }
+  return frames;
+}
+
+const binanceJson: Path = (frames, from, to) => {
+  for (let i = from; i < to; i += 1) sink += (JSON.parse(frames[i]!) as { stream: string }).stream.length;
+};
+
+interface ExchangeRow {
+  name: string;
+  bytes: number;
+  json: number;
+  parser: number;
+  parserRatio: number;
+  feed: number;
+  feedRatio: number;
+}
+
+function measureBinance(name: string, kind: BinanceMarketKind, frames: string[]): ExchangeRow {
+  const source = kind === "spot" ? "binance" : "binance-usdm";
+  const markets = BINANCE_MARKETS.map(({ rawSymbol, symbol, base, quote }) => ({
+    rawSymbol,
+    symbol,
+    base,
+    quote,
+  }));
+  // Every frame must give what the connector publishes: a valid trade event, or a book delta.
+  const check = new BinanceParser({ source, kind, markets });
+  for (const [i, text] of frames.entries()) {
+    const result = check.parse(text, 1_738_534_600_000 + i);
+    if (result.kind === "trade" && result.event !== undefined) StandardEvent.parse(result.event);
+    else if (result.kind !== "depth") throw new Error(`${name} frame ${i}: ${result.kind}`);
+  }
+  const parser = new BinanceParser({ source, kind, markets });
+  let feed: BinanceFeed;
+  const newFeed = (): void => {
+    feed = new BinanceFeed({
+      source,
+      kind,
+      markets,
+      metrics: noopConnectorMetrics,
+      hooks: {
+        publish: () => (sink += 1),
+        error: () => undefined,
+        delta: (_raw, delta) => (sink += delta.last & 1),
+      },
+    });
+  };
+  newFeed();
+  const paths: Path[] = [
+    binanceJson,
+    (fs, from, to) => {
+      for (let i = from; i < to; i += 1) sink += parser.parse(fs[i]!, 1_738_534_600_000 + i).kind.length;
+    },
+    (fs, from, to) => {
+      for (let i = from; i < to; i += 1) feed.handleFrame(fs[i]!, 1_738_534_600_000 + i);
+    },
+  ];
+  // A fresh de-duplicator per round: every trade is new, as live.
+  const { rate, ratio } = summarize(timeRounds(frames, paths, newFeed));
+  return {
+    name,
+    bytes: frames.reduce((sum, f) => sum + f.length, 0) / frames.length,
+    json: rate(0),
+    parser: rate(1),
+    parserRatio: ratio(1),
+    feed: rate(2),
+    feedRatio: ratio(2),
+  };
+}
+
+console.log(
+  `\nBinance frames → validated events (trades) / book deltas for the engine (depth), same method:\n`,
+);
+const binanceHeader = [
+  "frames",
+  "bytes/frame",
+  "JSON.parse only",
+  "BinanceParser",
+  "ratio",
+  "+ dedup (BinanceFeed)",
+  "ratio",
+];
+const binanceTable = [
+  measureBinance("spot @trade", "spot", binanceTradeFrames("spot", FRAMES)),
+  measureBinance("USDⓈ-M @aggTrade", "usdm", binanceTradeFrames("usdm", FRAMES)),
+  measureBinance("spot @depth@100ms", "spot", binanceDepthFrames("spot", FRAMES)),
+  measureBinance("USDⓈ-M @depth@100ms", "usdm", binanceDepthFrames("usdm", FRAMES)),
+].map((r) => [
+  r.name,
+  r.bytes.toFixed(0),
+  `${k(r.json)} frames/s`,
+  `${k(r.parser)} frames/s`,
+  r.parserRatio.toFixed(2),
+  `${k(r.feed)} frames/s`,
+  r.feedRatio.toFixed(2),
+]);
+printTable(binanceHeader, binanceTable);
 if (sink === -1) console.log("");

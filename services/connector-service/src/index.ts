@@ -129,3 +129,27 @@ export { BYBIT_INTERVALS, BybitParser, type BybitFrameResult } from "./bybit/byb
 export { bybitRateLimit } from "./bybit/bybit-rate-limit.js";
 export { createBybitReplay, type BybitReplayOptions } from "./bybit/bybit-replay.js";
 export { bybitSequenceRules } from "./bybit/bybit-sequence-rules.js";
+export {
+  BINANCE_DEFAULTS,
+  BINANCE_INTERVALS,
+  BINANCE_SPOT_CHANNELS,
+  BINANCE_USDM_CHANNELS,
+  BinanceConnector,
+  type BinanceChannel,
+  type BinanceConnectorOptions,
+} from "./binance/binance-connector.js";
+export { BinanceFeed, type BinanceFeedHooks, type BinanceFeedOptions } from "./binance/binance-feed.js";
+export {
+  BinanceParser,
+  parseDepthSnapshot,
+  type BinanceFrameResult,
+  type BinanceParserOptions,
+} from "./binance/binance-parser.js";
+export {
+  BinanceSymbols,
+  marketsFromExchangeInfo,
+  type BinanceMarket,
+  type BinanceMarketKind,
+} from "./binance/binance-symbols.js";
+export { createBinanceReplay, isBinanceSource, type BinanceReplayOptions } from "./binance/binance-replay.js";
+export { binanceSpotRules, binanceUsdmRules } from "./binance/binance-book-rules.js";

@@ -257,6 +257,10 @@ export function createConnectorService(deps: ConnectorServiceDeps): ConnectorSer
               file: config.REPLAY_FILE ?? "",
               pace: config.REPLAY_SPEED,
               dedupCapacity: config.DEDUP_CAPACITY,
+              bookDepth:
+                config.REPLAY_SOURCE === "binance"
+                  ? config.BINANCE_BOOK_DEPTH
+                  : config.BINANCE_USDM_BOOK_DEPTH,
               ...(deps.onReplayFinished === undefined ? {} : { onFinished: deps.onReplayFinished }),
             }),
           );

@@ -1,35 +1,19 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { StandardEvent } from "@market-scraper/events";
+import type { ChildProcess } from "node:child_process";
+import type { StandardEvent } from "@market-scraper/events";
 import {
   FakeBybitServer,
   type FakeBybitLevel,
   type FakeBybitTrade,
   type NatsServerHandle,
-  freePort,
   startNats,
   waitFor,
 } from "@market-scraper/testkit";
-import { type NatsConnection, connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type SeenEvents, killService, spawnConnectorService, watchEvents } from "./service-process.js";
 
 // End to end: the built service (dist/main.js) with CONNECTORS=bybit-spot,bybit-linear against the fake
 // Bybit, a real nats-server; we watch market.> and system.> as any consumer would.
-const serviceDir = join(dirname(fileURLToPath(import.meta.url)), "..");
-const mainJs = join(serviceDir, "dist", "main.js");
-
-interface Seen {
-  subject: string;
-  event: StandardEvent;
-}
-interface BookPayload {
-  symbol: string;
-  sequence: number;
-  bids: [number, number][];
-  asks: [number, number][];
-}
 
 const T0 = 1_700_000_000_000;
 
@@ -47,28 +31,14 @@ function trade(symbol: string, n: number): FakeBybitTrade {
 describe("bybit-spot and bybit-linear end to end (dist/main.js, fake Bybit, nats-server)", () => {
   let nats: NatsServerHandle;
   let fake: FakeBybitServer;
-  let nc: NatsConnection;
+  let nc: NatsConnection | undefined;
   let child: ChildProcess | undefined;
-  const seen: Seen[] = [];
+  let seen: SeenEvents;
 
-  const where = (type: string, source: string, symbol?: string): Seen[] =>
-    seen.filter(
-      (s) =>
-        s.event.event_type === type &&
-        s.event.source === source &&
-        (symbol === undefined || (s.event.payload as { symbol?: string }).symbol === symbol),
-    );
-  const errors = (code: string, source: string): StandardEvent[] =>
-    where("error", source)
-      .map((s) => s.event)
-      .filter((e) => (e.payload as { error_code: string }).error_code === code);
-  const status = (source: string): string[] =>
-    where("connector_status", source)
-      .map((s) => s.event.payload as { status: string; channel?: string })
-      .filter((p) => p.channel === undefined)
-      .map((p) => p.status);
-  const books = (symbol: string): BookPayload[] =>
-    where("order_book", "bybit-linear", symbol).map((s) => s.event.payload as unknown as BookPayload);
+  const where = (type: string, source: string, symbol?: string) => seen.where(type, source, symbol);
+  const errors = (code: string, source: string): StandardEvent[] => seen.errors(code, source);
+  const status = (source: string): string[] => seen.status(source);
+  const books = (symbol: string) => seen.books("bybit-linear", symbol);
 
   function seed(symbol: string, mid: number): void {
     const bids: FakeBybitLevel[] = [];
@@ -95,45 +65,28 @@ describe("bybit-spot and bybit-linear end to end (dist/main.js, fake Bybit, nats
   }
 
   beforeAll(async () => {
-    expect(existsSync(mainJs), `${mainJs} missing: run pnpm build first`).toBe(true);
     nats = await startNats({ isolated: true });
     fake = await FakeBybitServer.start();
-    nc = await connect({ servers: nats.url });
-    for (const subject of ["market.>", "system.>"]) {
-      nc.subscribe(subject, {
-        callback: (_err, msg) => {
-          seen.push({ subject: msg.subject, event: StandardEvent.parse(JSON.parse(msg.string())) });
-        },
-      });
-    }
-    await nc.flush();
+    ({ nc, seen } = await watchEvents(nats.url));
     seed("BTCUSDT", 30_000);
     seed("ETHUSDT", 2_000);
-    child = spawn(process.execPath, [mainJs], {
-      cwd: serviceDir,
-      env: {
-        PATH: process.env.PATH ?? "",
-        NATS_URL: nats.url,
-        HTTP_PORT: String(await freePort()),
-        LOG_LEVEL: "warn",
-        CONNECTORS: "bybit-spot,bybit-linear",
-        BYBIT_SPOT_WS_URL: fake.wsUrl("spot"),
-        BYBIT_SPOT_REST_URL: fake.restUrl,
-        BYBIT_SPOT_SYMBOLS: "BTC-USDT",
-        BYBIT_SPOT_CHANNELS: "trade",
-        BYBIT_LINEAR_WS_URL: fake.wsUrl("linear"),
-        BYBIT_LINEAR_REST_URL: fake.restUrl,
-        BYBIT_LINEAR_SYMBOLS: "BTCUSDT,ETHUSDT",
-        BYBIT_LINEAR_CHANNELS: "trade,order_book",
-        BYBIT_LINEAR_BOOK_INTERVAL: "0",
-        HEARTBEAT_INTERVAL: "1s",
-      },
-      stdio: ["ignore", "ignore", "inherit"],
+    child = await spawnConnectorService(nats.url, {
+      CONNECTORS: "bybit-spot,bybit-linear",
+      BYBIT_SPOT_WS_URL: fake.wsUrl("spot"),
+      BYBIT_SPOT_REST_URL: fake.restUrl,
+      BYBIT_SPOT_SYMBOLS: "BTC-USDT",
+      BYBIT_SPOT_CHANNELS: "trade",
+      BYBIT_LINEAR_WS_URL: fake.wsUrl("linear"),
+      BYBIT_LINEAR_REST_URL: fake.restUrl,
+      BYBIT_LINEAR_SYMBOLS: "BTCUSDT,ETHUSDT",
+      BYBIT_LINEAR_CHANNELS: "trade,order_book",
+      BYBIT_LINEAR_BOOK_INTERVAL: "0",
+      HEARTBEAT_INTERVAL: "1s",
     });
   });
 
   afterAll(async () => {
-    if (child?.exitCode === null) child.kill("SIGKILL");
+    killService(child);
     await nc?.close();
     await fake?.close();
     await nats?.stop();
@@ -248,10 +201,9 @@ describe("bybit-spot and bybit-linear end to end (dist/main.js, fake Bybit, nats
     expect(where("order_book", "bybit-linear", "BTC-USDT")[0]!.subject).toBe(
       "market.order_book.bybit-linear.BTC-USDT",
     );
-    const symbolStates = where("connector_status", "bybit-linear")
-      .map((s) => s.event.payload as { channel?: string; symbols?: string[]; status: string })
-      .filter((p) => p.channel === "order_book" && p.symbols?.[0] === "BTC-USDT")
-      .map((p) => p.status);
-    expect(symbolStates.slice(-2)).toEqual(["reconnecting", "subscribed"]);
+    expect(seen.symbolStatus("bybit-linear", "order_book", "BTC-USDT").slice(-2)).toEqual([
+      "reconnecting",
+      "subscribed",
+    ]);
   });
 });
