@@ -154,7 +154,6 @@ export class BinanceConnector extends Connector {
   #connections: Connection[] = [];
   #books = new Map<string, OrderBookSync>();
   #markets: BinanceMarket[] = [];
-  #unknownSymbols: string[] = [];
   #failedStreams = new Set<string>();
   #init: Promise<void> | undefined;
   #stopping = false;
@@ -198,11 +197,6 @@ export class BinanceConnector extends Connector {
     return this.#markets;
   }
 
-  /** Configured names the exchange does not list as trading (never subscribed). */
-  get unknownSymbols(): readonly string[] {
-    return this.#unknownSymbols;
-  }
-
   /** The WebSocket connections and their streams. */
   get connections(): readonly { path: string; streams: readonly string[]; open: boolean }[] {
     return this.#connections;
@@ -220,7 +214,6 @@ export class BinanceConnector extends Connector {
 
   protected override degradedReason(): string | undefined {
     const reasons: string[] = [];
-    if (this.#unknownSymbols.length > 0) reasons.push(`unknown symbols: ${this.#unknownSymbols.join(", ")}`);
     if (this.#failedStreams.size > 0)
       reasons.push(`streams not subscribed: ${[...this.#failedStreams].slice(0, 5).join(", ")}`);
     return reasons.length > 0 ? reasons.join("; ") : undefined;
@@ -230,12 +223,7 @@ export class BinanceConnector extends Connector {
     this.#stopping = false;
     this.#abort = new AbortController();
     this.setState("connecting", { message: "resolving symbols" });
-    this.metrics.watchAge(this.name, () => {
-      const now = this.scheduler.now();
-      const ages: Record<string, number | null> = {};
-      for (const [channel, at] of this.#feed?.lastFrameAt ?? []) ages[channel] = now - at;
-      return ages;
-    });
+    this.watchFrameAges(() => this.#feed?.lastFrameAt);
     this.#init = this.#initialize().catch((error: unknown) => {
       this.logger.error({ err: error }, `${this.name} connector failed to initialize`);
     });
@@ -312,7 +300,7 @@ export class BinanceConnector extends Connector {
     if (listed === undefined || this.#stopping) return;
     const symbols = new BinanceSymbols(listed);
     const { markets, unknown } = symbols.resolveAll(this.#options.symbols);
-    this.#unknownSymbols = [...unknown];
+    this.setUnknownSymbols(unknown);
     for (const name of unknown) {
       this.emitError("INVALID_SYMBOL", `${this.name} does not list '${name}' as trading; not subscribed`, {
         symbol: name,

@@ -119,7 +119,6 @@ export class BybitConnector extends Connector {
   #connections: Connection[] = [];
   #connectionOf = new Map<string, Connection>();
   #init: Promise<void> | undefined;
-  #unknownSymbols: string[] = [];
   #failedTopics = new Set<string>();
   #hadSubscribed = false;
   #stopping = false;
@@ -160,11 +159,6 @@ export class BybitConnector extends Connector {
     return this.#connections.map((c) => c.ws);
   }
 
-  /** Configured names Bybit does not list (never subscribed). */
-  get unknownSymbols(): readonly string[] {
-    return this.#unknownSymbols;
-  }
-
   /** Resolves once the instruments are resolved and the sockets started (or the start was abandoned). */
   ready(): Promise<void> {
     return this.#init ?? Promise.resolve();
@@ -172,7 +166,6 @@ export class BybitConnector extends Connector {
 
   protected override degradedReason(): string | undefined {
     const reasons: string[] = [];
-    if (this.#unknownSymbols.length > 0) reasons.push(`unknown symbols: ${this.#unknownSymbols.join(", ")}`);
     if (this.#failedTopics.size > 0) reasons.push(`topics refused: ${[...this.#failedTopics].join(", ")}`);
     return reasons.length > 0 ? reasons.join("; ") : undefined;
   }
@@ -181,12 +174,7 @@ export class BybitConnector extends Connector {
     this.#stopping = false;
     this.#abort = new AbortController();
     this.setState("connecting", { message: "resolving symbols" });
-    this.metrics.watchAge(this.name, () => {
-      const now = this.scheduler.now();
-      const ages: Record<string, number | null> = {};
-      for (const [channel, at] of this.#feed?.lastFrameAt ?? []) ages[channel] = now - at;
-      return ages;
-    });
+    this.watchFrameAges(() => this.#feed?.lastFrameAt);
     this.#init = this.#initialize().catch((error: unknown) => {
       this.logger.error({ err: error }, `${this.name} connector failed to initialize`);
     });
@@ -272,7 +260,7 @@ export class BybitConnector extends Connector {
     if (listed === undefined || this.#stopping) return;
     const registry = new BybitInstruments(listed);
     const { instruments, unknown } = registry.resolveAll(this.#options.symbols);
-    this.#unknownSymbols = [...unknown];
+    this.setUnknownSymbols(unknown);
     const variable = `${envPrefix(this.name)}_SYMBOLS`;
     for (const name of unknown) {
       this.emitError(

@@ -88,6 +88,7 @@ export abstract class Connector {
   /** Per-symbol state of a channel (`order_book`), keyed `channel\0symbol`; see `setSymbolState`. */
   readonly #symbolStates = new Map<string, ConnectorState>();
   readonly #books = new Map<string, OrderBookSync>();
+  #unknownSymbols: readonly string[] = [];
   protected lastMessageAt = 0;
   protected latencyMs: number | null = null;
   protected reconnects = 0;
@@ -140,9 +141,29 @@ export abstract class Connector {
   protected abstract onStart(): Promise<void>;
   protected abstract onStop(): Promise<void>;
 
-  /** Extra detail for `health()`: a reason to be degraded (e.g. unknown symbols), or undefined. */
+  /** Extra detail for `health()`: a reason to be degraded (e.g. streams not subscribed), or undefined. */
   protected degradedReason(): string | undefined {
     return undefined;
+  }
+
+  /** Configured names the exchange does not list as trading (never subscribed). */
+  get unknownSymbols(): readonly string[] {
+    return this.#unknownSymbols;
+  }
+
+  /** Records the configured names the exchange does not list: `health()` says so (degraded). */
+  protected setUnknownSymbols(names: Iterable<string>): void {
+    this.#unknownSymbols = [...names];
+  }
+
+  /** Exposes the age of the newest frame per channel (`lastFrameAt`: channel → scheduler time) as a metric. */
+  protected watchFrameAges(lastFrameAt: () => Iterable<readonly [string, number]> | undefined): void {
+    this.metrics.watchAge(this.name, () => {
+      const now = this.scheduler.now();
+      const ages: Record<string, number | null> = {};
+      for (const [channel, at] of lastFrameAt() ?? []) ages[channel] = now - at;
+      return ages;
+    });
   }
 
   health(): ConnectorHealth {
@@ -152,7 +173,9 @@ export abstract class Connector {
     let detail: string | undefined;
     switch (this.#state) {
       case "subscribed": {
-        const reasons = [this.degradedReason(), this.#booksDetail()].filter((r) => r !== undefined);
+        const unknown =
+          this.#unknownSymbols.length > 0 ? `unknown symbols: ${this.#unknownSymbols.join(", ")}` : undefined;
+        const reasons = [unknown, this.degradedReason(), this.#booksDetail()].filter((r) => r !== undefined);
         detail = reasons.length === 0 ? undefined : reasons.join("; ");
         status = detail === undefined ? "healthy" : "degraded";
         break;

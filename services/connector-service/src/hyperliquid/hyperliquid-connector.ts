@@ -92,7 +92,6 @@ export class HyperliquidConnector extends Connector {
   #subscriptions = new Map<string, Subscription>();
   #pendingAcks = new Set<string>();
   #ackTimer: TimerHandle | undefined;
-  #unknownSymbols: string[] = [];
   #failedSubscriptions = new Set<string>();
   #hadSubscribed = false;
   #closesBeforeSubscribed = 0;
@@ -137,11 +136,6 @@ export class HyperliquidConnector extends Connector {
     return this.#ws;
   }
 
-  /** Configured names the exchange does not list (never subscribed). */
-  get unknownSymbols(): readonly string[] {
-    return this.#unknownSymbols;
-  }
-
   /** Resolves once the markets are resolved and the socket started (or the start was abandoned). */
   ready(): Promise<void> {
     return this.#init ?? Promise.resolve();
@@ -149,7 +143,6 @@ export class HyperliquidConnector extends Connector {
 
   protected override degradedReason(): string | undefined {
     const reasons: string[] = [];
-    if (this.#unknownSymbols.length > 0) reasons.push(`unknown symbols: ${this.#unknownSymbols.join(", ")}`);
     if (this.#failedSubscriptions.size > 0)
       reasons.push(`subscriptions not acknowledged: ${[...this.#failedSubscriptions].join(", ")}`);
     return reasons.length > 0 ? reasons.join("; ") : undefined;
@@ -159,12 +152,7 @@ export class HyperliquidConnector extends Connector {
     this.#stopping = false;
     this.#abort = new AbortController();
     this.setState("connecting", { message: "resolving symbols" });
-    this.metrics.watchAge(this.name, () => {
-      const now = this.scheduler.now();
-      const ages: Record<string, number | null> = {};
-      for (const [channel, at] of this.#feed?.lastFrameAt ?? []) ages[channel] = now - at;
-      return ages;
-    });
+    this.watchFrameAges(() => this.#feed?.lastFrameAt);
     this.#init = this.#initialize().catch((error: unknown) => {
       this.logger.error({ err: error }, "hyperliquid connector failed to initialize");
     });
@@ -306,7 +294,7 @@ export class HyperliquidConnector extends Connector {
   }
 
   #reportUnknown(unknown: readonly string[], listed: number): void {
-    this.#unknownSymbols = [...unknown];
+    this.setUnknownSymbols(unknown);
     for (const name of unknown) {
       this.emitError("INVALID_SYMBOL", `hyperliquid does not list '${name}'; not subscribed`, {
         symbol: name,
@@ -491,7 +479,7 @@ export class HyperliquidConnector extends Connector {
           this.#ws?.unsubscribe(sub.key);
         }
         if (names.length > 0) {
-          this.#unknownSymbols = [...this.#unknownSymbols, ...names];
+          this.setUnknownSymbols([...this.unknownSymbols, ...names]);
           for (const name of names) {
             this.emitError("INVALID_SYMBOL", `hyperliquid no longer lists '${name}'; unsubscribed`, {
               symbol: name,
