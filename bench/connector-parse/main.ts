@@ -1,7 +1,8 @@
 /**
  * connector-parse: Hyperliquid WebSocket frames (text, as received) → validated `StandardEvent`s ready to
  * publish, beside the same frames through `JSON.parse` alone, in the same run. The ratio
- * (our frames/s ÷ JSON.parse frames/s) is the figure: 1.0 would mean the mapping is free.
+ * (our frames/s ÷ JSON.parse frames/s) is the figure: 1.0 would mean the mapping is free. Then Bybit and
+ * Binance frames the same way; beside ours, a peer on the same frames: tardis-dev's public mappers.
  *
  * Run from the repo root: `pnpm --filter @market-scraper/bench connector-parse` (after `pnpm build`).
  * Env: BENCH_REPS (11 rounds per case), BENCH_FRAMES (4000 distinct frames per kind).
