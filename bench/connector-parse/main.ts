@@ -1,7 +1,8 @@
 /**
  * connector-parse: Hyperliquid WebSocket frames (text, as received) → validated `StandardEvent`s ready to
  * publish, beside the same frames through `JSON.parse` alone, in the same run. The ratio
- * (our frames/s ÷ JSON.parse frames/s) is the figure: 1.0 would mean the mapping is free.
+ * (our frames/s ÷ JSON.parse frames/s) is the figure: 1.0 would mean the mapping is free. Then Bybit and
+ * Binance frames the same way; beside ours, a peer on the same frames: tardis-dev's public mappers.
  *
  * Run from the repo root: `pnpm --filter @market-scraper/bench connector-parse` (after `pnpm build`).
  * Env: BENCH_REPS (11 rounds per case), BENCH_FRAMES (4000 distinct frames per kind).
@@ -17,6 +18,7 @@ import {
   noopConnectorMetrics,
 } from "@market-scraper/connector-service";
 import { EventType, StandardEvent } from "@market-scraper/events";
+import { normalizeBookChanges, normalizeTrades } from "tardis-dev";
 
 const REPS = Number(process.env.BENCH_REPS ?? 11);
 const FRAMES = Number(process.env.BENCH_FRAMES ?? 4000);
@@ -93,6 +95,49 @@ function bookFrames(count: number): string[] {
 let sink = 0;
 
 type Path = (frames: readonly string[], from: number, to: number) => void;
+
+/** What the peer rows use of a tardis-dev mapper: its public `Mapper` (`canHandle`, `map`). */
+interface TardisMapper {
+  canHandle(message: unknown): boolean;
+  map(message: unknown, localTimestamp: Date): IterableIterator<{ type: string }> | undefined;
+}
+
+/** The exchanges (tardis-dev's names) whose frames this bench has. */
+type TardisExchange = "hyperliquid" | "binance" | "binance-futures" | "bybit-spot";
+
+/** tardis-dev's public mapper factories (`normalizeTrades`, `normalizeBookChanges`) for one exchange. */
+function tardisMappers(exchange: TardisExchange, kinds: readonly ("trades" | "book")[]): TardisMapper[] {
+  // A local timestamp of now: the mappers of a live feed (Bybit's v5 mappers, Binance's strict overlap check).
+  const now = new Date();
+  return kinds.map((kind) =>
+    kind === "trades" ? normalizeTrades(exchange, now) : normalizeBookChanges(exchange, now),
+  );
+}
+
+/**
+ * The peer's path over a frame: `JSON.parse` (its mappers take the parsed message), the first mapper that
+ * can handle it, every normalized item it yields. Counts the items (or throws where a frame gives none,
+ * when `check` is set: the frames must be ones the peer maps).
+ */
+function tardisPath(mappers: readonly TardisMapper[], time: number): Path & { check: Path } {
+  const run = (frames: readonly string[], from: number, to: number, check: boolean): void => {
+    for (let i = from; i < to; i += 1) {
+      const message: unknown = JSON.parse(frames[i]!);
+      const localTimestamp = new Date(time + i);
+      let items = 0;
+      for (const mapper of mappers) {
+        if (!mapper.canHandle(message)) continue;
+        for (const item of mapper.map(message, localTimestamp) ?? []) items += item.type.length;
+        break;
+      }
+      if (check && items === 0) throw new Error(`tardis-dev mapped nothing from frame ${i}`);
+      sink += items;
+    }
+  };
+  return Object.assign((fs: readonly string[], from: number, to: number) => run(fs, from, to, false), {
+    check: (fs: readonly string[], from: number, to: number) => run(fs, from, to, true),
+  });
+}
 
 const jsonParseOnly: Path = (frames, from, to) => {
   for (let i = from; i < to; i += 1) {
@@ -209,9 +254,11 @@ interface Row {
   ours: number;
   feed: number;
   zod: number;
+  tardis: number;
   oursRatio: number;
   feedRatio: number;
   zodRatio: number;
+  tardisRatio: number;
 }
 
 /**
@@ -259,11 +306,20 @@ function summarize(rounds: readonly number[][]): {
 function measure(name: string, frames: string[]): Row {
   const events = checkValid(frames);
   const feed = feedPath();
+  // The peer: tardis-dev's Hyperliquid mappers. Its trades mapper drops the first `trades` frame of each
+  // coin (the snapshot sent on subscribing), so one frame per coin goes through it before the check.
+  const tardis = tardisPath(tardisMappers("hyperliquid", ["trades", "book"]), 1_790_232_216_200);
+  const subscribed = MARKETS.map(({ coin }) =>
+    JSON.stringify({ channel: "trades", data: [{ coin, side: "B", px: "1", sz: "1", time: 1, tid: 1 }] }),
+  );
+  tardis(subscribed, 0, subscribed.length);
+  tardis.check(frames, 0, frames.length);
   const paths: Path[] = [
     jsonParseOnly,
     parserPath(new HyperliquidParser({ markets: MARKETS })),
     feed.path,
     zodCreate,
+    tardis,
   ];
   const { rate, ratio } = summarize(timeRounds(frames, paths, feed.reset));
   const bytes = frames.reduce((sum, f) => sum + f.length, 0) / frames.length;
@@ -276,9 +332,11 @@ function measure(name: string, frames: string[]): Row {
     ours: rate(1),
     feed: rate(2),
     zod: rate(3),
+    tardis: rate(4),
     oursRatio: ratio(1),
     feedRatio: ratio(2),
     zodRatio: ratio(3),
+    tardisRatio: ratio(4),
   };
 }
 
@@ -313,6 +371,8 @@ const header = [
   "ratio",
   "zod create()",
   "ratio",
+  "tardis-dev mapper",
+  "ratio",
 ];
 const table = rows.map((r) => [
   r.name,
@@ -325,6 +385,8 @@ const table = rows.map((r) => [
   r.feedRatio.toFixed(2),
   `${k(r.zod)} frames/s`,
   r.zodRatio.toFixed(2),
+  `${k(r.tardis)} frames/s`,
+  r.tardisRatio.toFixed(2),
 ]);
 printTable(header, table);
 console.log(
@@ -386,8 +448,9 @@ function bybitParser(): BybitParser {
 
 function measureBybit(
   name: string,
+  kind: "trades" | "book",
   frames: string[],
-): { name: string; json: number; ours: number; ratio: number } {
+): { name: string; json: number; ours: number; ratio: number; tardis: number; tardisRatio: number } {
   const check = bybitParser();
   for (const [i, text] of frames.entries()) {
     const result = check.parse(text, 1_680_652_900_000 + i);
@@ -395,23 +458,27 @@ function measureBybit(
     else if (result.kind !== "book") throw new Error(`bybit frame ${i}: ${result.kind}`);
   }
   const parser = bybitParser();
+  // The peer: tardis-dev's Bybit v5 mapper for spot (`publicTrade` trades, `orderbook.50` book changes).
+  const tardis = tardisPath(tardisMappers("bybit-spot", [kind]), 1_680_652_900_000);
+  tardis.check(frames, 0, frames.length);
   const paths: Path[] = [
     bybitJson,
     (fs, from, to) => {
       for (let i = from; i < to; i += 1) sink += parser.parse(fs[i]!, 1_680_652_900_000 + i).kind.length;
     },
+    tardis,
   ];
   const { rate, ratio } = summarize(timeRounds(frames, paths));
-  return { name, json: rate(0), ours: rate(1), ratio: ratio(1) };
+  return { name, json: rate(0), ours: rate(1), ratio: ratio(1), tardis: rate(2), tardisRatio: ratio(2) };
 }
 
 console.log(`\nBybit frames → validated events (trades) / engine deltas (depth), same method:\n`);
 for (const r of [
-  measureBybit("publicTrade", bybitTradeFrames(FRAMES)),
-  measureBybit("orderbook.50 delta", bybitDepthFrames(FRAMES)),
+  measureBybit("publicTrade", "trades", bybitTradeFrames(FRAMES)),
+  measureBybit("orderbook.50 delta", "book", bybitDepthFrames(FRAMES)),
 ]) {
   console.log(
-    `${r.name.padEnd(20)} | JSON.parse only ${k(r.json)} frames/s | BybitParser ${k(r.ours)} frames/s | ratio ${r.ratio.toFixed(2)}`,
+    `${r.name.padEnd(20)} | JSON.parse only ${k(r.json)} frames/s | BybitParser ${k(r.ours)} frames/s | ratio ${r.ratio.toFixed(2)} | tardis-dev mapper ${k(r.tardis)} frames/s | ratio ${r.tardisRatio.toFixed(2)}`,
   );
 }
 
@@ -495,6 +562,47 @@ interface ExchangeRow {
   parserRatio: number;
   feed: number;
   feedRatio: number;
+  /** The peer's rate and ratio; undefined where it has no mapper for these frames. */
+  tardis?: number;
+  tardisRatio?: number;
+}
+
+/**
+ * The peer over Binance frames: tardis-dev's `binance` (spot) and `binance-futures` (USDⓈ-M) mappers. Its
+ * trades mapper reads `@trade` streams only (no `@aggTrade`, which the connector takes on USDⓈ-M): undefined
+ * then. Its book mapper publishes diffs once it has had a `depthSnapshot` message per symbol (as its own
+ * real-time feed sends after subscribing): one per symbol, overlapping the first diff, goes in first.
+ */
+function binanceTardis(
+  kind: BinanceMarketKind,
+  frames: readonly string[],
+): ReturnType<typeof tardisPath> | undefined {
+  const exchange = kind === "spot" ? "binance" : "binance-futures";
+  const first = JSON.parse(frames[0]!) as { stream: string };
+  if (first.stream.endsWith("@aggTrade")) {
+    const mapper = normalizeTrades(exchange, new Date());
+    if (mapper.canHandle(first)) throw new Error("tardis-dev now maps @aggTrade: add its row");
+    return undefined;
+  }
+  const depth = first.stream.includes("@depth");
+  const tardis = tardisPath(tardisMappers(exchange, [depth ? "book" : "trades"]), 1_738_534_600_000);
+  if (depth) {
+    // Spot: the first diff must have U ≤ lastUpdateId + 1 ≤ u; USDⓈ-M: U ≤ lastUpdateId ≤ u.
+    const firstU = new Map<string, number>();
+    for (const text of frames) {
+      const { data } = JSON.parse(text) as { data: { s: string; U: number } };
+      if (!firstU.has(data.s)) firstU.set(data.s, data.U);
+    }
+    const snapshots = [...firstU].map(([symbol, U]) =>
+      JSON.stringify({
+        stream: `${symbol.toLowerCase()}@depthSnapshot`,
+        data: { lastUpdateId: kind === "spot" ? U - 1 : U, bids: [], asks: [] },
+      }),
+    );
+    tardis(snapshots, 0, snapshots.length);
+  }
+  tardis.check(frames, 0, frames.length);
+  return tardis;
 }
 
 function measureBinance(name: string, kind: BinanceMarketKind, frames: string[]): ExchangeRow {
@@ -537,6 +645,8 @@ function measureBinance(name: string, kind: BinanceMarketKind, frames: string[])
       for (let i = from; i < to; i += 1) feed.handleFrame(fs[i]!, 1_738_534_600_000 + i);
     },
   ];
+  const tardis = binanceTardis(kind, frames);
+  if (tardis !== undefined) paths.push(tardis);
   // A fresh de-duplicator per round: every trade is new, as live.
   const { rate, ratio } = summarize(timeRounds(frames, paths, newFeed));
   return {
@@ -547,6 +657,7 @@ function measureBinance(name: string, kind: BinanceMarketKind, frames: string[])
     parserRatio: ratio(1),
     feed: rate(2),
     feedRatio: ratio(2),
+    ...(tardis === undefined ? {} : { tardis: rate(3), tardisRatio: ratio(3) }),
   };
 }
 
@@ -560,6 +671,8 @@ const binanceHeader = [
   "BinanceParser",
   "ratio",
   "+ dedup (BinanceFeed)",
+  "ratio",
+  "tardis-dev mapper",
   "ratio",
 ];
 const binanceTable = [
@@ -575,6 +688,8 @@ const binanceTable = [
   r.parserRatio.toFixed(2),
   `${k(r.feed)} frames/s`,
   r.feedRatio.toFixed(2),
+  r.tardis === undefined ? "— (no @aggTrade mapper)" : `${k(r.tardis)} frames/s`,
+  r.tardisRatio === undefined ? "—" : r.tardisRatio.toFixed(2),
 ]);
 printTable(binanceHeader, binanceTable);
 if (sink === -1) console.log("");
