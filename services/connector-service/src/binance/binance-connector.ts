@@ -1,4 +1,4 @@
-import { type BackoffOptions, backoffDelay } from "@market-scraper/bus";
+import type { BackoffOptions } from "@market-scraper/bus";
 import { ConnectorError, describeError } from "../framework/connector-error.js";
 import { Connector, type ConnectorOptions } from "../framework/connector.js";
 import type { BookSnapshot, OrderBookSync } from "../framework/order-book/index.js";
@@ -158,7 +158,6 @@ export class BinanceConnector extends Connector {
   #init: Promise<void> | undefined;
   #stopping = false;
   #abort = new AbortController();
-  #sleepers = new Set<() => void>();
   #nextId = 1;
   #hadSubscribed = false;
   #oiTimer: TimerHandle | undefined;
@@ -232,7 +231,7 @@ export class BinanceConnector extends Connector {
   protected override async onStop(): Promise<void> {
     this.#stopping = true;
     this.#abort.abort();
-    for (const wake of [...this.#sleepers]) wake();
+    this.wakeSleepers();
     this.scheduler.clearTimeout(this.#oiTimer);
     for (const c of this.#connections) this.#clearConnectionTimers(c);
     await Promise.all(this.#connections.map((c) => c.ws.stop()));
@@ -244,18 +243,6 @@ export class BinanceConnector extends Connector {
         clearTimeout(timer);
         resolve();
       });
-    });
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.#sleepers.delete(done);
-        this.scheduler.clearTimeout(timer);
-        resolve();
-      };
-      const timer = this.scheduler.setTimeout(done, ms);
-      this.#sleepers.add(done);
     });
   }
 
@@ -273,26 +260,21 @@ export class BinanceConnector extends Connector {
   }
 
   /** `exchangeInfo`, retried with backoff until it answers or the connector stops. */
-  async #loadMarkets(): Promise<BinanceMarket[] | undefined> {
+  #loadMarkets(): Promise<BinanceMarket[] | undefined> {
     const weight = this.kind === "spot" ? 20 : 1;
-    for (let attempt = 1; !this.#stopping; attempt += 1) {
-      try {
-        const info = await this.rest.get(`${this.#prefix()}/exchangeInfo`, weight, this.#abort.signal);
-        return marketsFromExchangeInfo(info, this.kind);
-      } catch (error) {
-        if (this.#stopping) return undefined;
-        const code = error instanceof ConnectorError ? error.code : "REST_FAILED";
-        const delay = backoffDelay(attempt, this.#options.backoff, this.#options.random);
-        this.emitError(
-          code,
-          `${this.name}: cannot load exchangeInfo (retry in ${delay} ms): ${describeError(error)}`,
-          { attempt, retry_in_ms: delay },
-        );
-        this.setState("connecting", { message: `resolving symbols (retry in ${delay} ms)`, force: true });
-        await this.#sleep(delay);
-      }
-    }
-    return undefined;
+    return this.loadUntilStopped(
+      "exchangeInfo",
+      async () =>
+        marketsFromExchangeInfo(
+          await this.rest.get(`${this.#prefix()}/exchangeInfo`, weight, this.#abort.signal),
+          this.kind,
+        ),
+      {
+        stopping: () => this.#stopping,
+        backoff: this.#options.backoff,
+        random: this.#options.random,
+      },
+    );
   }
 
   async #initialize(): Promise<void> {

@@ -1,5 +1,5 @@
-import { type BackoffOptions, backoffDelay } from "@market-scraper/bus";
-import { ConnectorError, describeError, errorCode } from "../framework/connector-error.js";
+import type { BackoffOptions } from "@market-scraper/bus";
+import { ConnectorError } from "../framework/connector-error.js";
 import { Connector, type ConnectorOptions } from "../framework/connector.js";
 import type { RawCaptureWriter } from "../framework/raw-capture.js";
 import { ReconnectingWebSocket, type WsCloseInfo } from "../framework/reconnecting-websocket.js";
@@ -123,7 +123,6 @@ export class BybitConnector extends Connector {
   #hadSubscribed = false;
   #stopping = false;
   #abort = new AbortController();
-  #sleepers = new Set<() => void>();
   #requests = 0;
 
   constructor(options: BybitConnectorOptions) {
@@ -183,7 +182,7 @@ export class BybitConnector extends Connector {
   protected override async onStop(): Promise<void> {
     this.#stopping = true;
     this.#abort.abort();
-    for (const wake of [...this.#sleepers]) wake();
+    this.wakeSleepers();
     for (const connection of this.#connections) this.scheduler.clearTimeout(connection.ackTimer);
     await Promise.all(this.#connections.map((c) => c.ws.stop()));
     this.#feed?.close();
@@ -195,18 +194,6 @@ export class BybitConnector extends Connector {
         clearTimeout(timer);
         resolve();
       });
-    });
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.#sleepers.delete(done);
-        this.scheduler.clearTimeout(timer);
-        resolve();
-      };
-      const timer = this.scheduler.setTimeout(done, ms);
-      this.#sleepers.add(done);
     });
   }
 
@@ -234,25 +221,12 @@ export class BybitConnector extends Connector {
     throw new ConnectorError("PARSE_ERROR", `instruments-info: more than ${MAX_INSTRUMENT_PAGES} pages`);
   }
 
-  async #loadInstruments(): Promise<BybitInstrument[] | undefined> {
-    for (let attempt = 1; !this.#stopping; attempt += 1) {
-      try {
-        return await this.#fetchInstruments();
-      } catch (error) {
-        if (this.#stopping) return undefined;
-        const code = error instanceof ConnectorError ? error.code : "REST_FAILED";
-        const delay = backoffDelay(attempt, this.#options.backoff, this.#options.random);
-        const cause = errorCode(error instanceof ConnectorError ? error.cause : error);
-        this.emitError(
-          code,
-          `${this.name}: cannot load instruments-info (retry in ${delay} ms): ${error instanceof ConnectorError ? error.message : describeError(error)}`,
-          { attempt, retry_in_ms: delay, ...(cause === undefined ? {} : { cause }) },
-        );
-        this.setState("connecting", { message: `resolving symbols (retry in ${delay} ms)`, force: true });
-        await this.#sleep(delay);
-      }
-    }
-    return undefined;
+  #loadInstruments(): Promise<BybitInstrument[] | undefined> {
+    return this.loadUntilStopped("instruments-info", () => this.#fetchInstruments(), {
+      stopping: () => this.#stopping,
+      backoff: this.#options.backoff,
+      random: this.#options.random,
+    });
   }
 
   async #initialize(): Promise<void> {

@@ -1,3 +1,4 @@
+import { type BackoffOptions, backoffDelay } from "@market-scraper/bus";
 import { hostname } from "node:os";
 import {
   type ConnectorState,
@@ -6,7 +7,7 @@ import {
   StandardEvent as StandardEventApi,
 } from "@market-scraper/events";
 import { type Logger, redactSecrets } from "@market-scraper/runtime";
-import type { ConnectorErrorCode } from "./connector-error.js";
+import { ConnectorError, type ConnectorErrorCode, describeError, errorCode } from "./connector-error.js";
 import { type ConnectorMetrics, noopConnectorMetrics } from "./connector-metrics.js";
 import { IsoFormatter } from "./iso-time.js";
 import { bookStreamHash, orderBookEvent } from "./order-book/order-book-event.js";
@@ -89,6 +90,7 @@ export abstract class Connector {
   readonly #symbolStates = new Map<string, ConnectorState>();
   readonly #books = new Map<string, OrderBookSync>();
   #unknownSymbols: readonly string[] = [];
+  readonly #sleepers = new Set<() => void>();
   protected lastMessageAt = 0;
   protected latencyMs: number | null = null;
   protected reconnects = 0;
@@ -154,6 +156,59 @@ export abstract class Connector {
   /** Records the configured names the exchange does not list: `health()` says so (degraded). */
   protected setUnknownSymbols(names: Iterable<string>): void {
     this.#unknownSymbols = [...names];
+  }
+
+  /** Waits `ms` on the connector's scheduler; `wakeSleepers()` (from `onStop`) ends every such wait at once. */
+  protected sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.#sleepers.delete(done);
+        this.scheduler.clearTimeout(timer);
+        resolve();
+      };
+      const timer = this.scheduler.setTimeout(done, ms);
+      this.#sleepers.add(done);
+    });
+  }
+
+  /** Ends every `sleep()` in progress; call it from `onStop` once the connector's loops see that it stops. */
+  protected wakeSleepers(): void {
+    for (const wake of [...this.#sleepers]) wake();
+  }
+
+  /**
+   * Runs `load` (the exchange's instrument list) until it answers or `stopping()`: each failure is an
+   * `error` event (`what` names the request) and a `connecting` status with the retry delay, then a
+   * `backoffDelay` wait. Resolves undefined when the connector stops first.
+   */
+  protected async loadUntilStopped<T>(
+    what: string,
+    load: () => Promise<T>,
+    retry: {
+      stopping: () => boolean;
+      backoff?: BackoffOptions | undefined;
+      random?: (() => number) | undefined;
+    },
+  ): Promise<T | undefined> {
+    for (let attempt = 1; !retry.stopping(); attempt += 1) {
+      try {
+        return await load();
+      } catch (error) {
+        if (retry.stopping()) return undefined;
+        const code = error instanceof ConnectorError ? error.code : "REST_FAILED";
+        const delay = backoffDelay(attempt, retry.backoff, retry.random);
+        const cause = errorCode(error instanceof ConnectorError ? error.cause : error);
+        this.emitError(
+          code,
+          `${this.name}: cannot load ${what} (retry in ${delay} ms): ${error instanceof ConnectorError ? error.message : describeError(error)}`,
+          { attempt, retry_in_ms: delay, ...(cause === undefined ? {} : { cause }) },
+        );
+        // Still resolving symbols, now with the reason: a status event carrying `last_error`.
+        this.setState("connecting", { message: `resolving symbols (retry in ${delay} ms)`, force: true });
+        await this.sleep(delay);
+      }
+    }
+    return undefined;
   }
 
   /** Exposes the age of the newest frame per channel (`lastFrameAt`: channel → scheduler time) as a metric. */

@@ -1,5 +1,5 @@
-import { type BackoffOptions, backoffDelay } from "@market-scraper/bus";
-import { ConnectorError, describeError, errorCode } from "../framework/connector-error.js";
+import type { BackoffOptions } from "@market-scraper/bus";
+import { ConnectorError } from "../framework/connector-error.js";
 import { Connector, type ConnectorOptions } from "../framework/connector.js";
 import type { RawCaptureWriter } from "../framework/raw-capture.js";
 import { ReconnectingWebSocket, type WsCloseInfo } from "../framework/reconnecting-websocket.js";
@@ -161,7 +161,7 @@ export class HyperliquidConnector extends Connector {
   protected override async onStop(): Promise<void> {
     this.#stopping = true;
     this.#abort.abort();
-    this.#wakeSleepers();
+    this.wakeSleepers();
     this.scheduler.clearTimeout(this.#ackTimer);
     await this.#ws?.stop();
     // A REST call in flight (rate limited, or waiting for a slow exchange) must not hold up shutdown:
@@ -177,25 +177,9 @@ export class HyperliquidConnector extends Connector {
     });
   }
 
-  #sleepers = new Set<() => void>();
   #abort = new AbortController();
 
   /** Waits `ms` on the scheduler; `stop()` ends every wait at once. */
-  #sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.#sleepers.delete(done);
-        this.scheduler.clearTimeout(timer);
-        resolve();
-      };
-      const timer = this.scheduler.setTimeout(done, ms);
-      this.#sleepers.add(done);
-    });
-  }
-
-  #wakeSleepers(): void {
-    for (const wake of [...this.#sleepers]) wake();
-  }
 
   async #fetchMarkets(): Promise<HyperliquidMarket[]> {
     const [meta, spotMeta] = await Promise.all([
@@ -206,30 +190,12 @@ export class HyperliquidConnector extends Connector {
   }
 
   /** `meta` + `spotMeta`, retried with backoff until they answer or the connector stops. */
-  async #loadMarkets(): Promise<HyperliquidMarket[] | undefined> {
-    for (let attempt = 1; !this.#stopping; attempt += 1) {
-      try {
-        return await this.#fetchMarkets();
-      } catch (error) {
-        if (this.#stopping) return undefined;
-        const code = error instanceof ConnectorError ? error.code : "REST_FAILED";
-        const delay = backoffDelay(attempt, this.#options.backoff, this.#options.random);
-        const cause = errorCode(error instanceof ConnectorError ? error.cause : error);
-        this.emitError(
-          code,
-          `hyperliquid: cannot load meta/spotMeta (retry in ${delay} ms): ${error instanceof ConnectorError ? error.message : describeError(error)}`,
-          {
-            attempt,
-            retry_in_ms: delay,
-            ...(cause === undefined ? {} : { cause }),
-          },
-        );
-        // Still resolving symbols, now with the reason: a status event carrying `last_error`.
-        this.setState("connecting", { message: `resolving symbols (retry in ${delay} ms)`, force: true });
-        await this.#sleep(delay);
-      }
-    }
-    return undefined;
+  #loadMarkets(): Promise<HyperliquidMarket[] | undefined> {
+    return this.loadUntilStopped("meta/spotMeta", () => this.#fetchMarkets(), {
+      stopping: () => this.#stopping,
+      backoff: this.#options.backoff,
+      random: this.#options.random,
+    });
   }
 
   async #initialize(): Promise<void> {
